@@ -1,0 +1,1 @@
+//! kato-redis
