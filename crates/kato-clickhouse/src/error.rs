@@ -1,0 +1,22 @@
+/// Everything that can go wrong in kato-clickhouse.
+#[derive(Debug, thiserror::Error)]
+pub enum ClickHouseError {
+    /// ClickHouse was unreachable or rejected a query.
+    #[error("clickhouse: {0}")]
+    Client(#[from] clickhouse::error::Error),
+    /// A database name that is not a plain identifier.
+    #[error("invalid database name {0:?}: expected [A-Za-z_][A-Za-z0-9_]{{0,63}}")]
+    InvalidDatabaseName(String),
+    /// The database holds a newer schema than this build knows.
+    #[error(
+        "database {database} has schema version {found}, newer than the {supported} this build supports"
+    )]
+    SchemaTooNew {
+        /// The database that was inspected.
+        database: String,
+        /// The version recorded in it.
+        found: u32,
+        /// The newest version this build can apply.
+        supported: u32,
+    },
+}

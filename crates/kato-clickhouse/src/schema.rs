@@ -1,0 +1,165 @@
+//! The ClickHouse schema as code: numbered migrations applied in order, each recorded in
+//! `<database>.schema_version`, so applying is idempotent and a later build can migrate.
+//!
+//! Every statement is `CREATE ... IF NOT EXISTS` as well, so a run interrupted between a
+//! statement and its version row simply repeats harmlessly.
+
+use clickhouse::Client;
+use clickhouse::sql::Identifier;
+
+use crate::ClickHouseError;
+
+/// The database kato uses unless told otherwise.
+pub const DEFAULT_DATABASE: &str = "kato";
+
+/// One step of the schema. `statements` use `{db}` for the (validated) database name.
+struct Migration {
+    version: u32,
+    description: &'static str,
+    statements: &'static [&'static str],
+}
+
+/// All migrations, oldest first. Never edit a released one; append a new version.
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    description: "patterns_data: one row per pattern per kb",
+    statements: &[
+        // One partition per kb so clearing a kb is DROP PARTITION; ReplacingMergeTree on
+        // (kb_id, name) so a duplicate insert collapses (reads also dedupe until it merges).
+        "CREATE TABLE IF NOT EXISTS {db}.patterns_data (
+            kb_id String,
+            name String,
+            pattern_data Array(Array(String)),
+            length UInt32,
+            token_set Array(String),
+            token_count UInt32,
+            minhash_sig Array(UInt32),
+            lsh_bands Array(UInt64),
+            first_token String,
+            last_token String,
+            created_at DateTime64(3) DEFAULT now64(3)
+        )
+        ENGINE = ReplacingMergeTree
+        PARTITION BY kb_id
+        ORDER BY (kb_id, name)",
+    ],
+}];
+
+/// The newest schema version this build knows.
+pub fn latest_version() -> u32 {
+    MIGRATIONS.last().map_or(0, |m| m.version)
+}
+
+/// Checks that `database` is a plain identifier, so it can be bound as one.
+pub fn validate_database_name(database: &str) -> Result<(), ClickHouseError> {
+    let mut chars = database.chars();
+    let valid_start = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    let valid =
+        valid_start && database.len() <= 64 && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if valid {
+        Ok(())
+    } else {
+        Err(ClickHouseError::InvalidDatabaseName(database.to_owned()))
+    }
+}
+
+/// Creates `database` and applies every migration it lacks; returns the version it ends at.
+///
+/// `client` must not have a default database set (the database may not exist yet).
+pub async fn ensure_schema(client: &Client, database: &str) -> Result<u32, ClickHouseError> {
+    validate_database_name(database)?;
+    client
+        .query("CREATE DATABASE IF NOT EXISTS ?")
+        .bind(Identifier(database))
+        .execute()
+        .await?;
+    client
+        .query(
+            "CREATE TABLE IF NOT EXISTS ?.schema_version (
+                version UInt32,
+                description String,
+                applied_at DateTime64(3) DEFAULT now64(3)
+            )
+            ENGINE = ReplacingMergeTree
+            ORDER BY version",
+        )
+        .bind(Identifier(database))
+        .execute()
+        .await?;
+    let current = current_version(client, database).await?;
+    if current > latest_version() {
+        return Err(ClickHouseError::SchemaTooNew {
+            database: database.to_owned(),
+            found: current,
+            supported: latest_version(),
+        });
+    }
+    for migration in MIGRATIONS.iter().filter(|m| m.version > current) {
+        for statement in migration.statements {
+            // `?` is the client's placeholder, so the statements name the database `{db}`.
+            let sql = statement.replace("{db}", "?");
+            client
+                .query(&sql)
+                .bind(Identifier(database))
+                .execute()
+                .await?;
+        }
+        client
+            .query("INSERT INTO ?.schema_version (version, description) VALUES (?, ?)")
+            .bind(Identifier(database))
+            .bind(migration.version)
+            .bind(migration.description)
+            .execute()
+            .await?;
+    }
+    Ok(latest_version())
+}
+
+/// The highest migration recorded in `database` (0 when none).
+pub async fn current_version(client: &Client, database: &str) -> Result<u32, ClickHouseError> {
+    validate_database_name(database)?;
+    let version = client
+        .query("SELECT max(version) FROM ?.schema_version")
+        .bind(Identifier(database))
+        .fetch_one::<u32>()
+        .await?;
+    Ok(version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_numbered_from_one_without_gaps() {
+        for (index, migration) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(
+                migration.version as usize,
+                index + 1,
+                "{}",
+                migration.description
+            );
+        }
+    }
+
+    #[test]
+    fn database_names_are_plain_identifiers() {
+        for good in ["kato", "kato_test_1", "_x", "A"] {
+            assert!(validate_database_name(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "1kato",
+            "kato-db",
+            "kato.x",
+            "a b",
+            "`x`",
+            "x;DROP",
+            &"a".repeat(65),
+        ] {
+            assert!(validate_database_name(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! `ensure_schema` against a real ClickHouse: creates everything, then is a no-op.
+
+use clickhouse::sql::Identifier;
+use kato_clickhouse::schema;
+
+#[tokio::test]
+async fn ensure_schema_is_idempotent() {
+    let Some(url) = kato_test_support::clickhouse_url("ensure_schema_is_idempotent") else {
+        return;
+    };
+    let client = kato_clickhouse::connect(&url);
+    let database = kato_test_support::unique_kb_id("schema_db");
+
+    let first = schema::ensure_schema(&client, &database)
+        .await
+        .expect("first apply");
+    let second = schema::ensure_schema(&client, &database)
+        .await
+        .expect("second apply");
+    assert_eq!(first, schema::latest_version());
+    assert_eq!(second, first);
+
+    let version_rows = client
+        .query("SELECT count() FROM ?.schema_version FINAL")
+        .bind(Identifier(&database))
+        .fetch_one::<u64>()
+        .await
+        .expect("count versions");
+    assert_eq!(version_rows, u64::from(schema::latest_version()));
+
+    let tables = client
+        .query("SELECT name FROM system.tables WHERE database = ? ORDER BY name")
+        .bind(&database)
+        .fetch_all::<String>()
+        .await
+        .expect("list tables");
+    assert_eq!(tables, vec!["patterns_data", "schema_version"]);
+
+    client
+        .query("DROP DATABASE ?")
+        .bind(Identifier(&database))
+        .execute()
+        .await
+        .expect("drop database");
+}
+
+#[tokio::test]
+async fn rejects_a_database_name_that_is_not_an_identifier() {
+    let client = kato_clickhouse::connect("http://127.0.0.1:9");
+    let err = schema::ensure_schema(&client, "kato; DROP DATABASE kato")
+        .await
+        .expect_err("must refuse before any query");
+    assert!(err.to_string().contains("invalid database name"), "{err}");
+}

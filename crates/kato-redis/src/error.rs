@@ -1,0 +1,15 @@
+/// Everything that can go wrong in kato-redis.
+#[derive(Debug, thiserror::Error)]
+pub enum RedisError {
+    /// The URL is not a Redis URL.
+    #[error("invalid redis url {url:?}: {source}")]
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+        /// What the client said about it.
+        source: redis::RedisError,
+    },
+    /// Redis was unreachable or rejected a command.
+    #[error("redis: {0}")]
+    Command(#[from] redis::RedisError),
+}

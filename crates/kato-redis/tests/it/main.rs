@@ -1,0 +1,3 @@
+//! Integration tests of kato-redis against a real Redis (`cargo xtask test`).
+
+mod smoke;

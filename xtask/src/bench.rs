@@ -1,0 +1,64 @@
+//! `cargo xtask bench ...`: benchmarks that print one JSON line each.
+
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+
+use crate::test::cargo;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Bench {
+    /// MinHash signatures per second on one thread (100 permutations, 10-token sets).
+    Minhash {
+        /// Number of sets to sign.
+        #[arg(long, default_value_t = 2_000_000)]
+        sets: u64,
+        /// Print only the JSON line.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub(crate) fn run(bench: Bench) -> Result<i32> {
+    match bench {
+        Bench::Minhash { sets, json } => {
+            let output = Command::new(cargo())
+                .args([
+                    "run",
+                    "--quiet",
+                    "--release",
+                    "-p",
+                    "kato-core",
+                    "--example",
+                    "minhash_throughput",
+                    "--",
+                ])
+                .arg("--sets")
+                .arg(sets.to_string())
+                .current_dir(crate::workspace_root())
+                .stderr(std::process::Stdio::inherit())
+                .output()
+                .context("running the minhash_throughput example")?;
+            if !output.status.success() {
+                bail!("the minhash benchmark failed ({})", output.status);
+            }
+            let line = String::from_utf8(output.stdout)?;
+            let line = line.trim();
+            if json {
+                println!("{line}");
+            } else {
+                let result: serde_json::Value = serde_json::from_str(line)
+                    .with_context(|| format!("the benchmark printed {line:?}, not JSON"))?;
+                println!(
+                    "minhash: {} sets of {} tokens, {} permutations: {:.0} sets/s on one thread",
+                    result["sets"],
+                    result["tokens_per_set"],
+                    result["num_perm"],
+                    result["sets_per_sec"]
+                );
+            }
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,113 @@
+//! `cargo xtask ci`: everything CI checks, in the order that fails fastest.
+
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+use crate::test::cargo;
+
+/// Crates kato-core must never depend on, directly or not: it does no I/O.
+const FORBIDDEN_IN_CORE: &[&str] = &["tokio", "redis", "clickhouse", "hyper", "axum"];
+
+pub(crate) fn run() -> Result<i32> {
+    step("cargo fmt --check", &["fmt", "--all", "--check"])?;
+    step(
+        "cargo clippy",
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )?;
+    check_core_boundary()?;
+    eprintln!(
+        "ci: kato-core depends on none of {}",
+        FORBIDDEN_IN_CORE.join(", ")
+    );
+    crate::test::run(&[])
+}
+
+fn step(name: &str, args: &[&str]) -> Result<()> {
+    eprintln!("ci: {name}");
+    let status = Command::new(cargo())
+        .args(args)
+        .current_dir(crate::workspace_root())
+        .status()
+        .with_context(|| format!("running {name}"))?;
+    if !status.success() {
+        bail!("{name} failed ({status})");
+    }
+    Ok(())
+}
+
+/// Fails when any crate in kato-core's normal or build dependency tree is I/O machinery.
+fn check_core_boundary() -> Result<()> {
+    let output = Command::new(cargo())
+        .args([
+            "tree",
+            "-p",
+            "kato-core",
+            "-e",
+            "normal,build",
+            "--prefix",
+            "none",
+            "--format",
+            "{p}",
+        ])
+        .current_dir(crate::workspace_root())
+        .output()
+        .context("running cargo tree")?;
+    if !output.status.success() {
+        bail!(
+            "cargo tree failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let tree = String::from_utf8(output.stdout)?;
+    let offenders = forbidden_crates(&tree);
+    if !offenders.is_empty() {
+        bail!(
+            "kato-core must not depend on I/O crates, but its tree has: {}",
+            offenders.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Crate names in a `cargo tree --format {p}` listing that are, or belong to, a forbidden crate.
+fn forbidden_crates(tree: &str) -> Vec<String> {
+    let mut found: Vec<String> = tree
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| {
+            FORBIDDEN_IN_CORE
+                .iter()
+                .any(|f| *name == *f || name.starts_with(&format!("{f}-")))
+        })
+        .map(str::to_owned)
+        .collect();
+    found.sort();
+    found.dedup();
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::forbidden_crates;
+
+    #[test]
+    fn finds_forbidden_crates_and_their_families() {
+        let tree = "kato-core v0.1.0 (/x)\nsha1 v0.11.0\ntokio v1.0.0\ntokio-util v0.7.0\nredis v1.0.0 (*)\nhyperlocal v1\n";
+        assert_eq!(forbidden_crates(tree), vec!["redis", "tokio", "tokio-util"]);
+    }
+
+    #[test]
+    fn a_clean_tree_passes() {
+        assert!(
+            forbidden_crates("kato-core v0.1.0\nsha1 v0.11.0\nrand_xoshiro v0.8.0\n").is_empty()
+        );
+    }
+}
