@@ -4,6 +4,12 @@ pub enum ClickHouseError {
     /// ClickHouse was unreachable or rejected a query.
     #[error("clickhouse: {0}")]
     Client(#[from] clickhouse::error::Error),
+    /// The group-committed batch that carried this write failed.
+    #[error("the batch carrying this write failed: {0}")]
+    BatchFailed(std::sync::Arc<ClickHouseError>),
+    /// The group-commit writer task is gone.
+    #[error("the clickhouse writer has stopped")]
+    WriterStopped,
     /// A database name that is not a plain identifier.
     #[error("invalid database name {0:?}: expected [A-Za-z_][A-Za-z0-9_]{{0,63}}")]
     InvalidDatabaseName(String),

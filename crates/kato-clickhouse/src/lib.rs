@@ -5,10 +5,16 @@
 //! (the database name) are validated before they are bound as identifiers.
 
 mod error;
+pub mod group_commit;
+mod rows;
 pub mod schema;
+mod writer;
 
 pub use clickhouse::Client;
 pub use error::ClickHouseError;
+pub use group_commit::{BatchSink, GroupCommit, GroupCommitConfig, GroupCommitError};
+pub use rows::{LearnLogRow, LshBucketRow, PatternRow, SymbolIndexRow};
+pub use writer::{ClickHouseStore, ClickHouseWriter, PatternWrite};
 
 /// Builds a client for the ClickHouse HTTP interface at `url` (e.g. `http://127.0.0.1:8123`).
 ///

@@ -20,12 +20,16 @@ struct Migration {
 }
 
 /// All migrations, oldest first. Never edit a released one; append a new version.
+///
+/// Every table is `PARTITION BY kb_id` (clearing a kb is one `DROP PARTITION` per table, and no
+/// query of one kb reads another's parts) and a `ReplacingMergeTree` whose sort key is the row's
+/// identity, so a repeated insert of the same row collapses in merges; reads dedupe as well,
+/// because merges are asynchronous. Why each sort key is what it is: `docs/ARCHITECTURE.md`.
 const MIGRATIONS: &[Migration] = &[Migration {
     version: 1,
-    description: "patterns_data: one row per pattern per kb",
+    description: "patterns_data, symbol_index, lsh_buckets, learn_log",
     statements: &[
-        // One partition per kb so clearing a kb is DROP PARTITION; ReplacingMergeTree on
-        // (kb_id, name) so a duplicate insert collapses (reads also dedupe until it merges).
+        // Point lookups by name (get, exists) and fetching candidate bodies by name.
         "CREATE TABLE IF NOT EXISTS {db}.patterns_data (
             kb_id String,
             name String,
@@ -42,6 +46,41 @@ const MIGRATIONS: &[Migration] = &[Migration {
         ENGINE = ReplacingMergeTree
         PARTITION BY kb_id
         ORDER BY (kb_id, name)",
+        // The inverted index: candidates are the patterns that share a symbol with the STM,
+        // found by a range read per symbol; `count` and `length` give the similarity bound.
+        "CREATE TABLE IF NOT EXISTS {db}.symbol_index (
+            kb_id String,
+            symbol String,
+            name String,
+            count UInt32,
+            length UInt32
+        )
+        ENGINE = ReplacingMergeTree
+        PARTITION BY kb_id
+        ORDER BY (kb_id, symbol, name)",
+        // LSH: one row per band; a lookup is a range read per (band, hash).
+        "CREATE TABLE IF NOT EXISTS {db}.lsh_buckets (
+            kb_id String,
+            band_index UInt8,
+            band_hash UInt64,
+            name String
+        )
+        ENGINE = ReplacingMergeTree
+        PARTITION BY kb_id
+        ORDER BY (kb_id, band_index, band_hash, name)",
+        // One row per learn, in commit order (`seq`), enough to rebuild every Redis value.
+        "CREATE TABLE IF NOT EXISTS {db}.learn_log (
+            kb_id String,
+            seq UInt64,
+            name String,
+            emotives Array(String),
+            metadata Array(Tuple(String, String)),
+            persistence UInt32,
+            learned_at DateTime64(3) DEFAULT now64(3)
+        )
+        ENGINE = ReplacingMergeTree
+        PARTITION BY kb_id
+        ORDER BY (kb_id, seq)",
     ],
 }];
 

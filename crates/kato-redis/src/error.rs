@@ -12,4 +12,7 @@ pub enum RedisError {
     /// Redis was unreachable or rejected a command.
     #[error("redis: {0}")]
     Command(#[from] redis::RedisError),
+    /// Redis answered with something kato did not ask for.
+    #[error("unexpected reply from redis: {0}")]
+    UnexpectedReply(&'static str),
 }

@@ -1,12 +1,24 @@
 //! kato-redis: where kato keeps pattern metadata, counters and sessions.
 //!
-//! Connections go through a [`ConnectionManager`], which multiplexes one connection and
-//! reconnects by itself after Redis comes back.
+//! [`RedisWriter`] applies each learn as one atomic Lua script (`learn.lua`, run by EVALSHA):
+//! frequency, emotive window, metadata union, symbol statistics, affinity and global counters,
+//! with the reference's first-learn vs re-learn semantics. Connections go through a
+//! `ConnectionManager`, which multiplexes one connection and reconnects by itself.
+//!
+//! Keys live under `kato:{<kb_id>}:` (see `keys.rs`). Where the layout differs from the
+//! reference's: the emotive window is a list of JSON objects and metadata a hash of
+//! `["key","value"]` fields, so the script needs no JSON parsing and the bytes it stores do not
+//! depend on Lua table order.
 
 mod error;
+mod keys;
+mod writer;
 
 pub use error::RedisError;
 pub use redis::aio::ConnectionManager;
+pub use writer::{
+    GlobalCounters, LearnOutcome, LearnUpdate, RedisConfig, RedisWriter, SymbolStats,
+};
 
 /// Opens a managed connection to the Redis at `url` (e.g. `redis://127.0.0.1:6379`).
 pub async fn connect(url: &str) -> Result<ConnectionManager, RedisError> {

@@ -34,7 +34,16 @@ async fn ensure_schema_is_idempotent() {
         .fetch_all::<String>()
         .await
         .expect("list tables");
-    assert_eq!(tables, vec!["patterns_data", "schema_version"]);
+    assert_eq!(
+        tables,
+        vec![
+            "learn_log",
+            "lsh_buckets",
+            "patterns_data",
+            "schema_version",
+            "symbol_index"
+        ]
+    );
 
     client
         .query("DROP DATABASE ?")

@@ -1,0 +1,286 @@
+//! `ClickHouseStore` (direct reads and batch writes) and `ClickHouseWriter` (the same writes,
+//! group-committed across concurrent callers).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use clickhouse::Client;
+use clickhouse::sql::Identifier;
+use kato_core::KbId;
+
+use crate::ClickHouseError;
+use crate::group_commit::{BatchSink, GroupCommit, GroupCommitConfig, GroupCommitError};
+use crate::rows::{LearnLogRow, LshBucketRow, PatternRow, SymbolIndexRow};
+use crate::schema;
+
+/// Every table that holds rows of a kb (each is partitioned by kb_id).
+const KB_TABLES: [&str; 4] = ["patterns_data", "symbol_index", "lsh_buckets", "learn_log"];
+
+/// What one learn writes to ClickHouse: the pattern body with its index rows, and the log row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatternWrite {
+    /// The pattern body.
+    pub pattern: PatternRow,
+    /// (symbol, count in the pattern) for each distinct symbol.
+    pub symbol_counts: Vec<(String, u32)>,
+    /// The log entry; its `seq` is assigned at commit (whatever is given is replaced).
+    pub learn: LearnLogRow,
+}
+
+/// Direct access to kato's tables in one database. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ClickHouseStore {
+    client: Client,
+    database: String,
+    sequence: Arc<LearnSequence>,
+}
+
+impl ClickHouseStore {
+    /// A store over `database` (which [`schema::ensure_schema`] has prepared).
+    ///
+    /// Inserts run with `async_insert=0`: an insert returns only once its rows are written and
+    /// visible (some builds, chdb among them, default to asynchronous inserts).
+    pub fn new(client: Client, database: &str) -> Result<Self, ClickHouseError> {
+        schema::validate_database_name(database)?;
+        let client = client
+            .with_database(database)
+            .with_setting("async_insert", "0")
+            // A batch may span any number of kbs, i.e. partitions.
+            .with_setting("max_partitions_per_insert_block", "0");
+        Ok(Self {
+            client,
+            database: database.to_owned(),
+            sequence: Arc::new(LearnSequence::default()),
+        })
+    }
+
+    /// The database this store writes to.
+    pub fn database(&self) -> &str {
+        &self.database
+    }
+
+    /// The underlying client (with the database set).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Writes a batch: one INSERT per table, the four in parallel. Returns each write's log
+    /// sequence number, in order; resolves only after ClickHouse acknowledged every insert.
+    pub async fn insert_batch(&self, writes: &[PatternWrite]) -> Result<Vec<u64>, ClickHouseError> {
+        if writes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let seqs: Vec<u64> = writes.iter().map(|_| self.sequence.next()).collect();
+        // Rows of one kb next to each other: one block per partition.
+        let mut order: Vec<usize> = (0..writes.len()).collect();
+        order.sort_by(|&a, &b| writes[a].pattern.kb_id.cmp(&writes[b].pattern.kb_id));
+
+        let patterns = async {
+            let mut insert = self.client.insert::<PatternRow>("patterns_data").await?;
+            for &i in &order {
+                insert.write(&writes[i].pattern).await?;
+            }
+            insert.end().await
+        };
+        let symbols = async {
+            let mut insert = self.client.insert::<SymbolIndexRow>("symbol_index").await?;
+            for &i in &order {
+                let pattern = &writes[i].pattern;
+                for (symbol, count) in &writes[i].symbol_counts {
+                    insert
+                        .write(&SymbolIndexRow {
+                            kb_id: pattern.kb_id.clone(),
+                            symbol: symbol.clone(),
+                            name: pattern.name.clone(),
+                            count: *count,
+                            length: pattern.length,
+                        })
+                        .await?;
+                }
+            }
+            insert.end().await
+        };
+        let bands = async {
+            let mut insert = self.client.insert::<LshBucketRow>("lsh_buckets").await?;
+            for &i in &order {
+                let pattern = &writes[i].pattern;
+                for (band_index, band_hash) in pattern.lsh_bands.iter().enumerate() {
+                    insert
+                        .write(&LshBucketRow {
+                            kb_id: pattern.kb_id.clone(),
+                            band_index: u8::try_from(band_index).unwrap_or(u8::MAX),
+                            band_hash: *band_hash,
+                            name: pattern.name.clone(),
+                        })
+                        .await?;
+                }
+            }
+            insert.end().await
+        };
+        let log = async {
+            let mut insert = self.client.insert::<LearnLogRow>("learn_log").await?;
+            for &i in &order {
+                let mut row = writes[i].learn.clone();
+                row.seq = seqs[i];
+                insert.write(&row).await?;
+            }
+            insert.end().await
+        };
+        tokio::try_join!(patterns, symbols, bands, log)?;
+        Ok(seqs)
+    }
+
+    /// Removes every row of `kb` from every table (one `DROP PARTITION` each; a kb with no
+    /// rows is fine).
+    pub async fn delete_all_patterns(&self, kb: &KbId) -> Result<(), ClickHouseError> {
+        for table in KB_TABLES {
+            self.client
+                .query("ALTER TABLE ? DROP PARTITION ?")
+                .bind(Identifier(table))
+                .bind(kb.as_str())
+                .execute()
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Number of distinct patterns of `kb`.
+    pub async fn count_patterns(&self, kb: &KbId) -> Result<u64, ClickHouseError> {
+        Ok(self
+            .client
+            .query("SELECT uniqExact(name) FROM patterns_data WHERE kb_id = ?")
+            .bind(kb.as_str())
+            .fetch_one::<u64>()
+            .await?)
+    }
+
+    /// Whether `kb` has a pattern with the bare name `name`.
+    pub async fn pattern_exists(&self, kb: &KbId, name: &str) -> Result<bool, ClickHouseError> {
+        let found = self
+            .client
+            .query("SELECT count() FROM patterns_data WHERE kb_id = ? AND name = ?")
+            .bind(kb.as_str())
+            .bind(name)
+            .fetch_one::<u64>()
+            .await?;
+        Ok(found > 0)
+    }
+
+    /// The body of pattern `name` of `kb` (duplicates collapse to one).
+    pub async fn get_pattern_data(
+        &self,
+        kb: &KbId,
+        name: &str,
+    ) -> Result<Option<PatternRow>, ClickHouseError> {
+        Ok(self
+            .client
+            .query("SELECT ?fields FROM patterns_data WHERE kb_id = ? AND name = ? LIMIT 1")
+            .bind(kb.as_str())
+            .bind(name)
+            .fetch_optional::<PatternRow>()
+            .await?)
+    }
+
+    /// The learn log of `kb` in commit order (duplicate rows collapse to one).
+    pub async fn learn_log(&self, kb: &KbId) -> Result<Vec<LearnLogRow>, ClickHouseError> {
+        Ok(self
+            .client
+            .query(
+                "SELECT ?fields FROM learn_log FINAL WHERE kb_id = ? ORDER BY seq \
+                 SETTINGS do_not_merge_across_partitions_select_final = 1",
+            )
+            .bind(kb.as_str())
+            .fetch_all::<LearnLogRow>()
+            .await?)
+    }
+}
+
+/// Learn-log sequence numbers: nanoseconds since the epoch, forced to increase, so the numbers
+/// of one writer follow its commit order and those of several writers interleave by time.
+#[derive(Debug, Default)]
+struct LearnSequence {
+    last: AtomicU64,
+}
+
+impl LearnSequence {
+    fn next(&self) -> u64 {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        let mut last = self.last.load(Ordering::Relaxed);
+        loop {
+            let next = now.max(last + 1);
+            match self
+                .last
+                .compare_exchange_weak(last, next, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return next,
+                Err(actual) => last = actual,
+            }
+        }
+    }
+}
+
+impl BatchSink for ClickHouseStore {
+    type Item = PatternWrite;
+    type Output = u64;
+    type Error = ClickHouseError;
+
+    async fn commit(&self, items: Vec<PatternWrite>) -> Result<Vec<u64>, ClickHouseError> {
+        self.insert_batch(&items).await
+    }
+}
+
+/// Group-committed writes to ClickHouse, shared by every caller of a process.
+///
+/// Reads go straight to the store ([`ClickHouseWriter::store`]).
+#[derive(Debug, Clone)]
+pub struct ClickHouseWriter {
+    store: ClickHouseStore,
+    group: GroupCommit<ClickHouseStore>,
+}
+
+impl ClickHouseWriter {
+    /// Spawns the writer task on the current tokio runtime.
+    pub fn spawn(store: ClickHouseStore, config: GroupCommitConfig) -> Self {
+        let group = GroupCommit::spawn(store.clone(), config);
+        Self { store, group }
+    }
+
+    /// The store behind the writer, for reads.
+    pub fn store(&self) -> &ClickHouseStore {
+        &self.store
+    }
+
+    /// Writes one pattern (with its index rows and log row); resolves after ClickHouse
+    /// acknowledged the batch that carried it. Returns the learn's log sequence number.
+    pub async fn write_pattern(&self, write: PatternWrite) -> Result<u64, ClickHouseError> {
+        self.group
+            .submit(write)
+            .await
+            .map_err(ClickHouseError::from)
+    }
+
+    /// Writes several patterns; results are in input order.
+    pub async fn write_patterns(
+        &self,
+        writes: Vec<PatternWrite>,
+    ) -> Vec<Result<u64, ClickHouseError>> {
+        self.group
+            .submit_many(writes)
+            .await
+            .into_iter()
+            .map(|r| r.map_err(ClickHouseError::from))
+            .collect()
+    }
+}
+
+impl From<GroupCommitError<ClickHouseError>> for ClickHouseError {
+    fn from(error: GroupCommitError<ClickHouseError>) -> Self {
+        match error {
+            GroupCommitError::Batch(cause) => ClickHouseError::BatchFailed(cause),
+            GroupCommitError::WriterStopped => ClickHouseError::WriterStopped,
+        }
+    }
+}

@@ -1,0 +1,411 @@
+//! `RedisWriter`: pattern metadata, frequencies, symbol statistics and global counters.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use kato_core::KbId;
+use redis::AsyncCommands;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use crate::RedisError;
+use crate::keys::{KbKeys, metadata_field, parse_metadata_field};
+
+const LEARN_SCRIPT: &str = include_str!("learn.lua");
+
+/// Connection settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RedisConfig {
+    /// How long one connection attempt may take.
+    pub connect_timeout: Duration,
+    /// How long Redis may take to answer one command or pipeline.
+    pub response_timeout: Duration,
+    /// The most learns sent in one pipeline; bounds how long one pipeline runs.
+    pub max_pipeline: usize,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(2),
+            response_timeout: Duration::from_secs(5),
+            max_pipeline: 1000,
+        }
+    }
+}
+
+/// One learn's Redis update, applied atomically by one script run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LearnUpdate {
+    /// The kb.
+    pub kb: KbId,
+    /// The bare 40-hex pattern name.
+    pub name: String,
+    /// Symbols in the pattern, duplicates counted.
+    pub length: u32,
+    /// (symbol, occurrences in the pattern) for each distinct symbol.
+    pub symbol_counts: Vec<(String, u32)>,
+    /// This learn's emotives, one canonical JSON object per observation, oldest first.
+    pub emotives: Vec<String>,
+    /// Key-wise mean of this learn's emotives (empty when it has none).
+    pub emotive_means: Vec<(String, f64)>,
+    /// This learn's metadata as (key, value) pairs.
+    pub metadata: Vec<(String, String)>,
+    /// How many emotive entries the pattern keeps (the newest ones).
+    pub persistence: u32,
+}
+
+/// What a learn did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LearnOutcome {
+    /// Whether this learn created the pattern.
+    pub is_new: bool,
+    /// The pattern's frequency after the learn.
+    pub frequency: u64,
+}
+
+/// Per-symbol statistics of a kb.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SymbolStats {
+    /// Occurrences summed over every learn (re-learns included).
+    pub frequency: u64,
+    /// Number of distinct patterns that contain the symbol.
+    pub pattern_member_count: u64,
+}
+
+/// The global counters of a kb.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GlobalCounters {
+    /// +1 per new pattern.
+    pub total_unique_patterns: u64,
+    /// +1 per new pattern (the reference's semantics: equal to `total_unique_patterns`).
+    pub total_pattern_frequencies: u64,
+    /// Σ pattern length over every learn.
+    pub total_symbols_in_patterns_frequencies: u64,
+    /// Number of distinct symbols in the kb.
+    pub distinct_symbols: u64,
+}
+
+/// Writes and reads the Redis side of a kb. Cheap to clone; clones share one multiplexed,
+/// self-reconnecting connection.
+#[derive(Clone)]
+pub struct RedisWriter {
+    connection: ConnectionManager,
+    learn_script: Arc<redis::Script>,
+    config: RedisConfig,
+}
+
+impl std::fmt::Debug for RedisWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisWriter")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisWriter {
+    /// Connects to the Redis at `url` (e.g. `redis://127.0.0.1:6379`).
+    pub async fn connect(url: &str, config: RedisConfig) -> Result<Self, RedisError> {
+        let client = redis::Client::open(url).map_err(|source| RedisError::InvalidUrl {
+            url: url.to_owned(),
+            source,
+        })?;
+        let manager_config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(config.connect_timeout))
+            .set_response_timeout(Some(config.response_timeout))
+            .set_number_of_retries(2);
+        let connection = ConnectionManager::new_with_config(client, manager_config).await?;
+        Ok(Self {
+            connection,
+            learn_script: Arc::new(redis::Script::new(LEARN_SCRIPT)),
+            config,
+        })
+    }
+
+    /// A connection for commands this crate does not wrap (tests, admin tools).
+    pub fn connection(&self) -> ConnectionManager {
+        self.connection.clone()
+    }
+
+    /// Applies one learn atomically.
+    pub async fn apply_learn(&self, update: &LearnUpdate) -> Result<LearnOutcome, RedisError> {
+        let outcomes = self.apply_learns(std::slice::from_ref(update)).await?;
+        outcomes
+            .into_iter()
+            .next()
+            .ok_or(RedisError::UnexpectedReply("no learn outcome"))
+    }
+
+    /// Applies learns in order, each atomically, pipelined in chunks of `max_pipeline`.
+    ///
+    /// Each pipeline starts with `SCRIPT LOAD` (a no-op when the script is cached), so the
+    /// `EVALSHA`s that follow work even right after Redis restarted with an empty script cache.
+    pub async fn apply_learns(
+        &self,
+        updates: &[LearnUpdate],
+    ) -> Result<Vec<LearnOutcome>, RedisError> {
+        let mut outcomes = Vec::with_capacity(updates.len());
+        for chunk in updates.chunks(self.config.max_pipeline.max(1)) {
+            let mut pipe = redis::pipe();
+            pipe.load_script(&self.learn_script).ignore();
+            for update in chunk {
+                pipe.invoke_script(&self.invocation(update));
+            }
+            let mut connection = self.connection.clone();
+            let replies: Vec<(u8, u64)> = pipe.query_async(&mut connection).await?;
+            outcomes.extend(replies.into_iter().map(|(is_new, frequency)| LearnOutcome {
+                is_new: is_new == 1,
+                frequency,
+            }));
+        }
+        Ok(outcomes)
+    }
+
+    fn invocation(&self, update: &LearnUpdate) -> redis::ScriptInvocation<'_> {
+        let keys = KbKeys::new(&update.kb);
+        let mut invocation = self.learn_script.prepare_invoke();
+        invocation
+            .key(keys.frequency(&update.name))
+            .key(keys.emotives(&update.name))
+            .key(keys.metadata(&update.name))
+            .key(keys.symbol_frequencies())
+            .key(keys.symbol_pattern_counts())
+            .key(keys.total_symbols_in_patterns_frequencies())
+            .key(keys.total_pattern_frequencies())
+            .key(keys.total_unique_patterns());
+        for (symbol, _) in &update.symbol_counts {
+            invocation
+                .key(keys.symbol_to_patterns(symbol))
+                .key(keys.affinity(symbol));
+        }
+        invocation
+            .arg(&update.name)
+            .arg(update.length)
+            .arg(update.persistence)
+            .arg(update.symbol_counts.len())
+            .arg(update.emotives.len())
+            .arg(update.metadata.len())
+            .arg(update.emotive_means.len());
+        for (symbol, count) in &update.symbol_counts {
+            invocation.arg(symbol).arg(*count);
+        }
+        for emotive in &update.emotives {
+            invocation.arg(emotive);
+        }
+        for (key, value) in &update.metadata {
+            invocation.arg(metadata_field(key, value));
+        }
+        for (emotive, mean) in &update.emotive_means {
+            // Display of f64 is the shortest text that parses back to the same value.
+            invocation.arg(emotive).arg(mean.to_string());
+        }
+        invocation
+    }
+
+    /// Merges metadata pairs into a pattern's metadata (a set union per key).
+    pub async fn write_metadata(
+        &self,
+        kb: &KbId,
+        name: &str,
+        metadata: &[(String, String)],
+    ) -> Result<(), RedisError> {
+        if metadata.is_empty() {
+            return Ok(());
+        }
+        let fields: Vec<(String, &str)> = metadata
+            .iter()
+            .map(|(k, v)| (metadata_field(k, v), "1"))
+            .collect();
+        let mut connection = self.connection.clone();
+        let () = connection
+            .hset_multiple(KbKeys::new(kb).metadata(name), &fields)
+            .await?;
+        Ok(())
+    }
+
+    /// A pattern's metadata: per key, the sorted distinct values.
+    pub async fn get_metadata(
+        &self,
+        kb: &KbId,
+        name: &str,
+    ) -> Result<BTreeMap<String, Vec<String>>, RedisError> {
+        let mut connection = self.connection.clone();
+        let fields: Vec<String> = connection.hkeys(KbKeys::new(kb).metadata(name)).await?;
+        let mut metadata: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (key, value) in fields.iter().filter_map(|f| parse_metadata_field(f)) {
+            metadata.entry(key).or_default().push(value);
+        }
+        for values in metadata.values_mut() {
+            // Code-point order, as Python's sorted() of str.
+            values.sort();
+        }
+        Ok(metadata)
+    }
+
+    /// A pattern's emotive window, oldest first, each entry a JSON object.
+    pub async fn get_emotives(&self, kb: &KbId, name: &str) -> Result<Vec<String>, RedisError> {
+        let mut connection = self.connection.clone();
+        Ok(connection
+            .lrange(KbKeys::new(kb).emotives(name), 0, -1)
+            .await?)
+    }
+
+    /// Adds one to a pattern's frequency and returns the new value.
+    pub async fn increment_frequency(&self, kb: &KbId, name: &str) -> Result<u64, RedisError> {
+        let mut connection = self.connection.clone();
+        Ok(connection.incr(KbKeys::new(kb).frequency(name), 1).await?)
+    }
+
+    /// A pattern's frequency; 0 when Redis does not know it.
+    pub async fn get_frequency(&self, kb: &KbId, name: &str) -> Result<u64, RedisError> {
+        let mut connection = self.connection.clone();
+        let frequency: Option<u64> = connection.get(KbKeys::new(kb).frequency(name)).await?;
+        Ok(frequency.unwrap_or(0))
+    }
+
+    /// Whether Redis knows the pattern.
+    pub async fn pattern_exists(&self, kb: &KbId, name: &str) -> Result<bool, RedisError> {
+        let mut connection = self.connection.clone();
+        Ok(connection.exists(KbKeys::new(kb).frequency(name)).await?)
+    }
+
+    /// Number of distinct patterns of the kb (a counter, not a scan).
+    pub async fn count_patterns(&self, kb: &KbId) -> Result<u64, RedisError> {
+        Ok(self.global_counters(kb).await?.total_unique_patterns)
+    }
+
+    /// The kb's global counters.
+    pub async fn global_counters(&self, kb: &KbId) -> Result<GlobalCounters, RedisError> {
+        let keys = KbKeys::new(kb);
+        let mut connection = self.connection.clone();
+        let (unique, frequencies, symbols, distinct): (Option<u64>, Option<u64>, Option<u64>, u64) =
+            redis::pipe()
+                .get(keys.total_unique_patterns())
+                .get(keys.total_pattern_frequencies())
+                .get(keys.total_symbols_in_patterns_frequencies())
+                .hlen(keys.symbol_frequencies())
+                .query_async(&mut connection)
+                .await?;
+        Ok(GlobalCounters {
+            total_unique_patterns: unique.unwrap_or(0),
+            total_pattern_frequencies: frequencies.unwrap_or(0),
+            total_symbols_in_patterns_frequencies: symbols.unwrap_or(0),
+            distinct_symbols: distinct,
+        })
+    }
+
+    /// Statistics of the given symbols (zero for a symbol the kb has never seen), in order.
+    pub async fn symbol_stats(
+        &self,
+        kb: &KbId,
+        symbols: &[String],
+    ) -> Result<Vec<SymbolStats>, RedisError> {
+        if symbols.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys = KbKeys::new(kb);
+        let mut connection = self.connection.clone();
+        let (frequencies, member_counts): (Vec<Option<u64>>, Vec<Option<u64>>) = redis::pipe()
+            .cmd("HMGET")
+            .arg(keys.symbol_frequencies())
+            .arg(symbols)
+            .cmd("HMGET")
+            .arg(keys.symbol_pattern_counts())
+            .arg(symbols)
+            .query_async(&mut connection)
+            .await?;
+        Ok(frequencies
+            .into_iter()
+            .zip(member_counts)
+            .map(|(frequency, members)| SymbolStats {
+                frequency: frequency.unwrap_or(0),
+                pattern_member_count: members.unwrap_or(0),
+            })
+            .collect())
+    }
+
+    /// Statistics of every symbol of the kb.
+    pub async fn all_symbol_stats(
+        &self,
+        kb: &KbId,
+    ) -> Result<BTreeMap<String, SymbolStats>, RedisError> {
+        let keys = KbKeys::new(kb);
+        let mut connection = self.connection.clone();
+        let (frequencies, member_counts): (HashMap<String, u64>, HashMap<String, u64>) =
+            redis::pipe()
+                .hgetall(keys.symbol_frequencies())
+                .hgetall(keys.symbol_pattern_counts())
+                .query_async(&mut connection)
+                .await?;
+        let mut stats: BTreeMap<String, SymbolStats> = BTreeMap::new();
+        for (symbol, frequency) in frequencies {
+            stats.entry(symbol).or_default().frequency = frequency;
+        }
+        for (symbol, members) in member_counts {
+            stats.entry(symbol).or_default().pattern_member_count = members;
+        }
+        Ok(stats)
+    }
+
+    /// A symbol's affinity: per emotive, the running sum of the learns' means.
+    pub async fn symbol_affinity(
+        &self,
+        kb: &KbId,
+        symbol: &str,
+    ) -> Result<BTreeMap<String, f64>, RedisError> {
+        let mut connection = self.connection.clone();
+        Ok(connection.hgetall(KbKeys::new(kb).affinity(symbol)).await?)
+    }
+
+    /// The bare names of the patterns that contain `symbol`, sorted.
+    pub async fn patterns_with_symbol(
+        &self,
+        kb: &KbId,
+        symbol: &str,
+    ) -> Result<Vec<String>, RedisError> {
+        let mut connection = self.connection.clone();
+        let mut names: Vec<String> = connection
+            .smembers(KbKeys::new(kb).symbol_to_patterns(symbol))
+            .await?;
+        names.sort();
+        Ok(names)
+    }
+
+    /// Deletes every key of the kb (SCAN over its exact prefix, then UNLINK); returns how many.
+    pub async fn delete_all_metadata(&self, kb: &KbId) -> Result<u64, RedisError> {
+        let keys = self.scan_kb_keys(kb).await?;
+        let mut connection = self.connection.clone();
+        let mut deleted = 0;
+        for chunk in keys.chunks(self.config.max_pipeline.max(1)) {
+            let n: u64 = connection.unlink(chunk).await?;
+            deleted += n;
+        }
+        Ok(deleted)
+    }
+
+    /// Every key of the kb, sorted (SCAN over its exact prefix, never KEYS).
+    pub async fn scan_kb_keys(&self, kb: &KbId) -> Result<Vec<String>, RedisError> {
+        let pattern = KbKeys::new(kb).all_keys_pattern();
+        let mut connection = self.connection.clone();
+        let mut cursor: u64 = 0;
+        let mut keys = Vec::new();
+        loop {
+            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut connection)
+                .await?;
+            keys.extend(batch);
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        keys.sort();
+        keys.dedup();
+        Ok(keys)
+    }
+}

@@ -1,0 +1,371 @@
+//! `RedisWriter` against a real Redis: the reference's learn semantics (spec section 4),
+//! isolation between kbs, concurrency and odd input.
+
+use std::collections::BTreeMap;
+
+use kato_core::KbId;
+use kato_redis::{GlobalCounters, LearnUpdate, RedisConfig, RedisWriter, SymbolStats};
+
+async fn writer(test: &str) -> Option<RedisWriter> {
+    let url = kato_test_support::redis_url(test)?;
+    Some(
+        RedisWriter::connect(&url, RedisConfig::default())
+            .await
+            .expect("connect"),
+    )
+}
+
+fn kb(label: &str) -> KbId {
+    KbId::new(kato_test_support::unique_kb_id(label)).expect("valid kb id")
+}
+
+/// A learn of `events` with emotive dicts given as (key, value) lists.
+fn learn(kb: &KbId, name: &str, events: &[&[&str]], emotives: &[&[(&str, f64)]]) -> LearnUpdate {
+    let mut counts: BTreeMap<String, u32> = BTreeMap::new();
+    for symbol in events.iter().flat_map(|e| e.iter()) {
+        *counts.entry((*symbol).to_owned()).or_default() += 1;
+    }
+    let mut sums: BTreeMap<String, (f64, u32)> = BTreeMap::new();
+    for emotive in emotives {
+        for (key, value) in *emotive {
+            let entry = sums.entry((*key).to_owned()).or_default();
+            entry.0 += value;
+            entry.1 += 1;
+        }
+    }
+    LearnUpdate {
+        kb: kb.clone(),
+        name: name.to_owned(),
+        length: u32::try_from(events.iter().map(|e| e.len()).sum::<usize>()).unwrap(),
+        symbol_counts: counts.into_iter().collect(),
+        emotives: emotives
+            .iter()
+            .map(|e| {
+                let map: BTreeMap<&str, f64> = e.iter().copied().collect();
+                serde_json::to_string(&map).unwrap()
+            })
+            .collect(),
+        emotive_means: sums
+            .into_iter()
+            .map(|(k, (sum, n))| (k, sum / f64::from(n)))
+            .collect(),
+        metadata: Vec::new(),
+        persistence: 5,
+    }
+}
+
+fn mood_values(entries: &[String]) -> Vec<f64> {
+    entries
+        .iter()
+        .map(|e| serde_json::from_str::<BTreeMap<String, f64>>(e).unwrap()["mood"])
+        .collect()
+}
+
+#[tokio::test]
+async fn first_learn_then_relearn_follow_the_reference() {
+    let Some(redis) = writer("first_learn_then_relearn_follow_the_reference").await else {
+        return;
+    };
+    let kb = kb("relearn");
+    let first = learn(
+        &kb,
+        "p1",
+        &[&["X"], &["Y", "Y"]],
+        &[&[("mood", 0.9)], &[("mood", 0.8)]],
+    );
+    let outcome = redis.apply_learn(&first).await.unwrap();
+    assert!(outcome.is_new);
+    assert_eq!(outcome.frequency, 1);
+    assert_eq!(
+        mood_values(&redis.get_emotives(&kb, "p1").await.unwrap()),
+        [0.9, 0.8]
+    );
+
+    let again = learn(
+        &kb,
+        "p1",
+        &[&["X"], &["Y", "Y"]],
+        &[&[("mood", 0.5)], &[("mood", 0.3)]],
+    );
+    let outcome = redis.apply_learn(&again).await.unwrap();
+    assert!(!outcome.is_new);
+    assert_eq!(outcome.frequency, 2);
+    assert_eq!(redis.get_frequency(&kb, "p1").await.unwrap(), 2);
+    assert_eq!(
+        mood_values(&redis.get_emotives(&kb, "p1").await.unwrap()),
+        [0.9, 0.8, 0.5, 0.3]
+    );
+
+    // Symbol frequency counts every learn; member count (pmf) only the first.
+    let stats = redis
+        .symbol_stats(&kb, &["X".into(), "Y".into(), "never".into()])
+        .await
+        .unwrap();
+    assert_eq!(
+        stats,
+        [
+            SymbolStats {
+                frequency: 2,
+                pattern_member_count: 1
+            },
+            SymbolStats {
+                frequency: 4,
+                pattern_member_count: 1
+            },
+            SymbolStats::default(),
+        ]
+    );
+    assert_eq!(redis.patterns_with_symbol(&kb, "Y").await.unwrap(), ["p1"]);
+    // Re-learn adds the length again but leaves the pattern counters alone.
+    assert_eq!(
+        redis.global_counters(&kb).await.unwrap(),
+        GlobalCounters {
+            total_unique_patterns: 1,
+            total_pattern_frequencies: 1,
+            total_symbols_in_patterns_frequencies: 6,
+            distinct_symbols: 2,
+        }
+    );
+    // Affinity: per learn, the mean of that learn's emotives, summed.
+    let affinity = redis.symbol_affinity(&kb, "X").await.unwrap();
+    let expected = (0.9 + 0.8) / 2.0 + (0.5 + 0.3) / 2.0;
+    assert!((affinity["mood"] - expected).abs() < 1e-12, "{affinity:?}");
+
+    redis.delete_all_metadata(&kb).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_emotive_window_keeps_the_newest_persistence_entries() {
+    let Some(redis) = writer("the_emotive_window_keeps_the_newest_persistence_entries").await
+    else {
+        return;
+    };
+    let kb = kb("window");
+    let events: &[&[&str]] = &[&["a"], &["b"]];
+    redis
+        .apply_learn(&learn(
+            &kb,
+            "p",
+            events,
+            &[&[("mood", 0.0)], &[("mood", 1.0)], &[("mood", 2.0)]],
+        ))
+        .await
+        .unwrap();
+    redis
+        .apply_learn(&learn(
+            &kb,
+            "p",
+            events,
+            &[&[("mood", 3.0)], &[("mood", 4.0)], &[("mood", 5.0)]],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        mood_values(&redis.get_emotives(&kb, "p").await.unwrap()),
+        [1.0, 2.0, 3.0, 4.0, 5.0]
+    );
+    redis.delete_all_metadata(&kb).await.unwrap();
+}
+
+#[tokio::test]
+async fn metadata_is_a_sorted_union_per_key() {
+    let Some(redis) = writer("metadata_is_a_sorted_union_per_key").await else {
+        return;
+    };
+    let kb = kb("metadata");
+    let mut first = learn(&kb, "p", &[&["a", "b"]], &[]);
+    first.metadata = vec![
+        ("source".into(), "zeta".into()),
+        ("flag".into(), "True".into()),
+    ];
+    let mut second = learn(&kb, "p", &[&["a", "b"]], &[]);
+    second.metadata = vec![
+        ("source".into(), "alpha".into()),
+        ("source".into(), "zeta".into()),
+    ];
+    redis.apply_learn(&first).await.unwrap();
+    redis.apply_learn(&second).await.unwrap();
+    redis
+        .write_metadata(&kb, "p", &[("extra".into(), "45.67".into())])
+        .await
+        .unwrap();
+    let metadata = redis.get_metadata(&kb, "p").await.unwrap();
+    let expected: BTreeMap<String, Vec<String>> = [
+        ("extra", vec!["45.67"]),
+        ("flag", vec!["True"]),
+        ("source", vec!["alpha", "zeta"]),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.into_iter().map(str::to_owned).collect()))
+    .collect();
+    assert_eq!(metadata, expected);
+    redis.delete_all_metadata(&kb).await.unwrap();
+}
+
+#[tokio::test]
+async fn frequency_existence_and_count_helpers() {
+    let Some(redis) = writer("frequency_existence_and_count_helpers").await else {
+        return;
+    };
+    let kb = kb("helpers");
+    assert!(!redis.pattern_exists(&kb, "p").await.unwrap());
+    assert_eq!(redis.get_frequency(&kb, "p").await.unwrap(), 0);
+    assert_eq!(redis.count_patterns(&kb).await.unwrap(), 0);
+    redis
+        .apply_learn(&learn(&kb, "p", &[&["a", "b"]], &[]))
+        .await
+        .unwrap();
+    redis
+        .apply_learn(&learn(&kb, "q", &[&["a"], &["c"]], &[]))
+        .await
+        .unwrap();
+    assert!(redis.pattern_exists(&kb, "p").await.unwrap());
+    assert_eq!(redis.count_patterns(&kb).await.unwrap(), 2);
+    assert_eq!(redis.increment_frequency(&kb, "p").await.unwrap(), 2);
+    assert_eq!(redis.get_frequency(&kb, "p").await.unwrap(), 2);
+    let stats = redis.all_symbol_stats(&kb).await.unwrap();
+    assert_eq!(stats.len(), 3);
+    assert_eq!(
+        stats["a"],
+        SymbolStats {
+            frequency: 2,
+            pattern_member_count: 2
+        }
+    );
+    redis.delete_all_metadata(&kb).await.unwrap();
+}
+
+#[tokio::test]
+async fn clearing_one_kb_leaves_a_kb_with_a_longer_id_intact() {
+    let Some(redis) = writer("clearing_one_kb_leaves_a_kb_with_a_longer_id_intact").await else {
+        return;
+    };
+    // `kb` and `kb_1`: one id is a prefix of the other.
+    let kb = kb("iso");
+    let kb_1 = KbId::new(format!("{kb}_1")).unwrap();
+    for target in [&kb, &kb_1] {
+        redis
+            .apply_learn(&learn(target, "p", &[&["a"], &["b"]], &[&[("joy", 1.0)]]))
+            .await
+            .unwrap();
+    }
+    let before = redis.scan_kb_keys(&kb_1).await.unwrap();
+    assert!(!before.is_empty());
+    let deleted = redis.delete_all_metadata(&kb).await.unwrap();
+    assert_eq!(
+        deleted,
+        u64::try_from(before.len()).unwrap(),
+        "same layout in both kbs"
+    );
+    assert!(redis.scan_kb_keys(&kb).await.unwrap().is_empty());
+    assert_eq!(redis.scan_kb_keys(&kb_1).await.unwrap(), before);
+    assert_eq!(redis.get_frequency(&kb_1, "p").await.unwrap(), 1);
+    redis.delete_all_metadata(&kb_1).await.unwrap();
+}
+
+#[tokio::test]
+async fn sixty_four_concurrent_learns_of_one_new_pattern() {
+    let Some(redis) = writer("sixty_four_concurrent_learns_of_one_new_pattern").await else {
+        return;
+    };
+    let kb = kb("concurrent");
+    let update = learn(&kb, "p", &[&["a", "b"], &["c"]], &[]);
+    let tasks: Vec<_> = (0..64)
+        .map(|_| {
+            let redis = redis.clone();
+            let update = update.clone();
+            tokio::spawn(async move { redis.apply_learn(&update).await.unwrap() })
+        })
+        .collect();
+    let mut new_count = 0;
+    let mut frequencies = Vec::new();
+    for task in tasks {
+        let outcome = task.await.unwrap();
+        new_count += usize::from(outcome.is_new);
+        frequencies.push(outcome.frequency);
+    }
+    frequencies.sort_unstable();
+    assert_eq!(new_count, 1, "exactly one learn created the pattern");
+    assert_eq!(frequencies, (1..=64).collect::<Vec<u64>>());
+    assert_eq!(redis.get_frequency(&kb, "p").await.unwrap(), 64);
+    let stats = redis.symbol_stats(&kb, &["a".into()]).await.unwrap();
+    assert_eq!(
+        stats[0],
+        SymbolStats {
+            frequency: 64,
+            pattern_member_count: 1
+        }
+    );
+    assert_eq!(redis.count_patterns(&kb).await.unwrap(), 1);
+    redis.delete_all_metadata(&kb).await.unwrap();
+}
+
+#[tokio::test]
+async fn odd_symbols_round_trip_byte_for_byte_and_stay_in_their_kb() {
+    let Some(redis) = writer("odd_symbols_round_trip_byte_for_byte_and_stay_in_their_kb").await
+    else {
+        return;
+    };
+    let kb = kb("odd");
+    let other = kb_other(&kb);
+    let odd = [
+        "it's \"quoted\"",
+        "back\\slash",
+        "100%",
+        "star*",
+        "{brace}",
+        "new\nline",
+        "café ☕",
+        "kato:{x}:*",
+    ];
+    let events: Vec<&[&str]> = odd.iter().map(std::slice::from_ref).collect();
+    let mut update = learn(&kb, "p", &events, &[&[("mood", 1.0)]]);
+    update.metadata = odd
+        .iter()
+        .map(|s| ((*s).to_owned(), (*s).to_owned()))
+        .collect();
+    redis.apply_learn(&update).await.unwrap();
+
+    let stats = redis.all_symbol_stats(&kb).await.unwrap();
+    let mut expected: Vec<&str> = odd.to_vec();
+    expected.sort_unstable();
+    assert_eq!(
+        stats.keys().map(String::as_str).collect::<Vec<_>>(),
+        expected
+    );
+    for symbol in odd {
+        assert_eq!(
+            redis.patterns_with_symbol(&kb, symbol).await.unwrap(),
+            ["p"]
+        );
+        assert_eq!(
+            redis.symbol_affinity(&kb, symbol).await.unwrap()["mood"],
+            1.0
+        );
+        assert!(
+            redis
+                .patterns_with_symbol(&other, symbol)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+    let metadata = redis.get_metadata(&kb, "p").await.unwrap();
+    for symbol in odd {
+        assert_eq!(metadata[symbol], [symbol]);
+    }
+    assert!(redis.scan_kb_keys(&other).await.unwrap().is_empty());
+    redis.delete_all_metadata(&kb).await.unwrap();
+    assert!(redis.scan_kb_keys(&kb).await.unwrap().is_empty());
+}
+
+fn kb_other(kb: &KbId) -> KbId {
+    KbId::new(format!("{kb}x")).unwrap()
+}
+
+#[test]
+fn invalid_kb_ids_never_reach_redis() {
+    for bad in ["kb*", "kb}:x", "kb:{other}", "", "a b"] {
+        assert!(KbId::new(bad).is_err(), "{bad:?}");
+    }
+}
