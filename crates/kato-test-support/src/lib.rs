@@ -11,6 +11,10 @@
 //! # let _ = (url, kb);
 //! ```
 
+mod proxy;
+
+pub use proxy::TcpProxy;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -1,0 +1,277 @@
+//! `ClickHouseStore` and `ClickHouseWriter` against a real ClickHouse.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use kato_clickhouse::{
+    ClickHouseStore, ClickHouseWriter, GroupCommitConfig, LearnLogRow, PatternRow, PatternWrite,
+    schema,
+};
+use kato_core::KbId;
+use kato_test_support::TcpProxy;
+
+/// A store over a fresh database with the schema applied (the database is per test, so tests
+/// never see each other's rows).
+async fn store(test: &str) -> Option<ClickHouseStore> {
+    let url = kato_test_support::clickhouse_url(test)?;
+    let database = kato_test_support::unique_kb_id("db");
+    let client = kato_clickhouse::connect(&url);
+    schema::ensure_schema(&client, &database)
+        .await
+        .expect("schema");
+    Some(ClickHouseStore::new(client, &database).expect("store"))
+}
+
+async fn drop_database(store: &ClickHouseStore) {
+    store
+        .client()
+        .query("DROP DATABASE ?")
+        .bind(clickhouse::sql::Identifier(store.database()))
+        .execute()
+        .await
+        .expect("drop database");
+}
+
+fn kb(label: &str) -> KbId {
+    KbId::new(kato_test_support::unique_kb_id(label)).expect("valid kb id")
+}
+
+/// A write of `events` as pattern `name` (signature values are arbitrary but fixed: this
+/// tests storage, not MinHash).
+fn write(kb: &KbId, name: &str, events: &[&[&str]]) -> PatternWrite {
+    let pattern_data: Vec<Vec<String>> = events
+        .iter()
+        .map(|e| e.iter().map(|s| (*s).to_owned()).collect())
+        .collect();
+    let mut counts: BTreeMap<String, u32> = BTreeMap::new();
+    for symbol in pattern_data.iter().flatten() {
+        *counts.entry(symbol.clone()).or_default() += 1;
+    }
+    let flat: Vec<&String> = pattern_data.iter().flatten().collect();
+    PatternWrite {
+        pattern: PatternRow {
+            kb_id: kb.to_string(),
+            name: name.to_owned(),
+            length: u32::try_from(flat.len()).unwrap(),
+            token_set: counts.keys().cloned().collect(),
+            token_count: u32::try_from(counts.len()).unwrap(),
+            minhash_sig: (0..100).collect(),
+            lsh_bands: (0..20).map(|i| i * 7919).collect(),
+            first_token: flat.first().map(|s| (*s).clone()).unwrap_or_default(),
+            last_token: flat.last().map(|s| (*s).clone()).unwrap_or_default(),
+            pattern_data,
+        },
+        symbol_counts: counts.into_iter().collect(),
+        learn: LearnLogRow {
+            kb_id: kb.to_string(),
+            seq: 0,
+            name: name.to_owned(),
+            emotives: vec![r#"{"mood":0.5}"#.to_owned()],
+            metadata: vec![("source".to_owned(), "test".to_owned())],
+            persistence: 5,
+        },
+    }
+}
+
+async fn table_rows(store: &ClickHouseStore, table: &str, kb: &KbId) -> u64 {
+    store
+        .client()
+        .query("SELECT count() FROM ? WHERE kb_id = ?")
+        .bind(clickhouse::sql::Identifier(table))
+        .bind(kb.as_str())
+        .fetch_one::<u64>()
+        .await
+        .expect("count rows")
+}
+
+#[tokio::test]
+async fn write_read_count_and_delete() {
+    let Some(store) = store("write_read_count_and_delete").await else {
+        return;
+    };
+    let writer = ClickHouseWriter::spawn(store.clone(), GroupCommitConfig::default());
+    let kb = kb("rw");
+    let first = write(&kb, "aaaa", &[&["hello"], &["world"]]);
+    let seq = writer.write_pattern(first.clone()).await.expect("write");
+    let results = writer
+        .write_patterns(vec![
+            write(&kb, "bbbb", &[&["a", "b"]]),
+            write(&kb, "cccc", &[&["c"], &["c"]]),
+        ])
+        .await;
+    let seqs: Vec<u64> = results.into_iter().map(Result::unwrap).collect();
+    assert!(
+        seqs[0] > seq && seqs[1] > seqs[0],
+        "log sequence follows commit order"
+    );
+
+    assert_eq!(store.count_patterns(&kb).await.unwrap(), 3);
+    assert!(store.pattern_exists(&kb, "aaaa").await.unwrap());
+    assert!(!store.pattern_exists(&kb, "zzzz").await.unwrap());
+    assert_eq!(
+        store.get_pattern_data(&kb, "aaaa").await.unwrap(),
+        Some(first.pattern.clone())
+    );
+    assert_eq!(store.get_pattern_data(&kb, "zzzz").await.unwrap(), None);
+    assert_eq!(table_rows(&store, "symbol_index", &kb).await, 2 + 2 + 1);
+    assert_eq!(table_rows(&store, "lsh_buckets", &kb).await, 3 * 20);
+
+    let log = store.learn_log(&kb).await.unwrap();
+    assert_eq!(
+        log.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+        ["aaaa", "bbbb", "cccc"]
+    );
+    assert_eq!(log[0].seq, seq);
+    assert_eq!(log[0].emotives, first.learn.emotives);
+    assert_eq!(log[0].metadata, first.learn.metadata);
+
+    store.delete_all_patterns(&kb).await.unwrap();
+    assert_eq!(store.count_patterns(&kb).await.unwrap(), 0);
+    for table in ["patterns_data", "symbol_index", "lsh_buckets", "learn_log"] {
+        assert_eq!(table_rows(&store, table, &kb).await, 0, "{table}");
+    }
+    // Deleting a kb that has nothing is fine.
+    store.delete_all_patterns(&kb).await.unwrap();
+    drop_database(&store).await;
+}
+
+#[tokio::test]
+async fn sixty_four_concurrent_writes_of_one_pattern_show_one_row() {
+    let Some(store) = store("sixty_four_concurrent_writes_of_one_pattern_show_one_row").await
+    else {
+        return;
+    };
+    let writer = ClickHouseWriter::spawn(store.clone(), GroupCommitConfig::default());
+    let kb = kb("dup");
+    let tasks: Vec<_> = (0..64)
+        .map(|_| {
+            let writer = writer.clone();
+            let w = write(&kb, "samesame", &[&["x", "y"], &["z"]]);
+            tokio::spawn(async move { writer.write_pattern(w).await.unwrap() })
+        })
+        .collect();
+    let mut seqs = Vec::new();
+    for task in tasks {
+        seqs.push(task.await.unwrap());
+    }
+    seqs.sort_unstable();
+    seqs.dedup();
+    assert_eq!(seqs.len(), 64, "every learn has its own log entry");
+    assert_eq!(store.count_patterns(&kb).await.unwrap(), 1);
+    assert!(
+        store
+            .get_pattern_data(&kb, "samesame")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(store.learn_log(&kb).await.unwrap().len(), 64);
+    drop_database(&store).await;
+}
+
+#[tokio::test]
+async fn one_batch_may_span_many_kbs() {
+    let Some(store) = store("one_batch_may_span_many_kbs").await else {
+        return;
+    };
+    let kbs: Vec<KbId> = (0..150).map(|i| kb(&format!("many{i}"))).collect();
+    let writes: Vec<PatternWrite> = kbs
+        .iter()
+        .map(|kb| write(kb, "p", &[&["a"], &["b"]]))
+        .collect();
+    // One INSERT per table carrying 150 partitions (ClickHouse's default limit is 100).
+    store
+        .insert_batch(&writes)
+        .await
+        .expect("a batch over 150 kbs");
+    for kb in &kbs {
+        assert_eq!(store.count_patterns(kb).await.unwrap(), 1, "{kb}");
+    }
+    drop_database(&store).await;
+}
+
+#[tokio::test]
+async fn clearing_kb_leaves_kb_1_intact_and_odd_symbols_round_trip() {
+    let Some(store) = store("clearing_kb_leaves_kb_1_intact_and_odd_symbols_round_trip").await
+    else {
+        return;
+    };
+    let kb = kb("iso");
+    let kb_1 = KbId::new(format!("{kb}_1")).unwrap();
+    let odd: &[&str] = &[
+        "it's \"q\"",
+        "back\\slash",
+        "100%",
+        "*",
+        "{x}",
+        "new\nline",
+        "café ☕",
+        "'; DROP TABLE x; --",
+    ];
+    let odd_write = write(&kb_1, "odd", &[odd, &["tail"]]);
+    store
+        .insert_batch(&[write(&kb, "p", &[&["a"], &["b"]]), odd_write.clone()])
+        .await
+        .unwrap();
+    store.delete_all_patterns(&kb).await.unwrap();
+    assert_eq!(store.count_patterns(&kb).await.unwrap(), 0);
+    assert_eq!(store.count_patterns(&kb_1).await.unwrap(), 1);
+    for table in ["symbol_index", "lsh_buckets", "learn_log"] {
+        assert!(
+            table_rows(&store, table, &kb_1).await > 0,
+            "{table} of kb_1 survived"
+        );
+    }
+    let read = store.get_pattern_data(&kb_1, "odd").await.unwrap().unwrap();
+    assert_eq!(
+        read, odd_write.pattern,
+        "stored and read back byte for byte"
+    );
+    drop_database(&store).await;
+}
+
+#[tokio::test]
+async fn a_write_fails_while_clickhouse_is_unreachable_and_recovers_after() {
+    let Some(url) = kato_test_support::clickhouse_url(
+        "a_write_fails_while_clickhouse_is_unreachable_and_recovers_after",
+    ) else {
+        return;
+    };
+    let database = kato_test_support::unique_kb_id("db");
+    schema::ensure_schema(&kato_clickhouse::connect(&url), &database)
+        .await
+        .unwrap();
+    let proxy = TcpProxy::start(&url).await;
+    let store =
+        ClickHouseStore::new(kato_clickhouse::connect(&proxy.url("http")), &database).unwrap();
+    let config = GroupCommitConfig {
+        max_delay: Duration::from_millis(1),
+        ..GroupCommitConfig::default()
+    };
+    let writer = ClickHouseWriter::spawn(store.clone(), config);
+    let kb = kb("outage");
+
+    writer
+        .write_pattern(write(&kb, "before", &[&["a"], &["b"]]))
+        .await
+        .expect("write while up");
+    proxy.stop().await;
+    let failed = writer
+        .write_pattern(write(&kb, "during", &[&["a"], &["c"]]))
+        .await;
+    assert!(
+        failed.is_err(),
+        "a write while ClickHouse is unreachable must fail"
+    );
+    proxy.resume().await;
+    writer
+        .write_pattern(write(&kb, "after", &[&["a"], &["d"]]))
+        .await
+        .expect("the same writer works again once ClickHouse is back");
+
+    let direct = ClickHouseStore::new(kato_clickhouse::connect(&url), &database).unwrap();
+    assert!(direct.pattern_exists(&kb, "before").await.unwrap());
+    assert!(!direct.pattern_exists(&kb, "during").await.unwrap());
+    assert!(direct.pattern_exists(&kb, "after").await.unwrap());
+    drop_database(&direct).await;
+}
