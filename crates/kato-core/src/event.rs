@@ -144,7 +144,10 @@ mod tests {
 
     #[test]
     fn symbols_order_by_code_point() {
-        let mut symbols: Vec<Symbol> = ["b", "B", "é", "a", ""].into_iter().map(Symbol::from).collect();
+        let mut symbols: Vec<Symbol> = ["b", "B", "é", "a", ""]
+            .into_iter()
+            .map(Symbol::from)
+            .collect();
         symbols.sort();
         let texts: Vec<&str> = symbols.iter().map(Symbol::as_str).collect();
         assert_eq!(texts, ["", "B", "a", "b", "é"]);
