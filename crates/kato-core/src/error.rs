@@ -6,6 +6,13 @@ use thiserror::Error;
 /// configuration); kato-core does no I/O, so there is nothing transient to retry.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum CoreError {
+    /// The text is not a knowledge-base id (1 to 64 characters of `[A-Za-z0-9_]`).
+    #[error("invalid kb id {input:?}: expected 1 to 64 characters of [A-Za-z0-9_]")]
+    InvalidKbId {
+        /// The rejected text.
+        input: String,
+    },
+
     /// The text is neither `PTRN|<40 lowercase hex digits>` nor the 40 digits alone.
     #[error(
         "invalid pattern name {input:?}: expected PTRN| followed by 40 lowercase hex digits, or the 40 digits alone"

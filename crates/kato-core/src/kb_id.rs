@@ -2,10 +2,7 @@
 
 use std::fmt;
 
-/// Why a string is not a kb id.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid kb id {0:?}: expected 1 to 64 characters of [A-Za-z0-9_]")]
-pub struct InvalidKbId(pub String);
+use crate::error::CoreError;
 
 /// A validated knowledge-base id: 1 to 64 characters of `[A-Za-z0-9_]`.
 ///
@@ -19,14 +16,14 @@ impl KbId {
     pub const MAX_LEN: usize = 64;
 
     /// Validates `id`.
-    pub fn new(id: impl Into<String>) -> Result<Self, InvalidKbId> {
+    pub fn new(id: impl Into<String>) -> Result<Self, CoreError> {
         let id = id.into();
         let valid = (1..=Self::MAX_LEN).contains(&id.len())
             && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
         if valid {
             Ok(Self(id))
         } else {
-            Err(InvalidKbId(id))
+            Err(CoreError::InvalidKbId { input: id })
         }
     }
 
@@ -43,7 +40,7 @@ impl fmt::Display for KbId {
 }
 
 impl std::str::FromStr for KbId {
-    type Err = InvalidKbId;
+    type Err = CoreError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::new(s)
@@ -80,7 +77,13 @@ mod tests {
             "kb\n",
             &"x".repeat(65),
         ] {
-            assert_eq!(KbId::new(id), Err(InvalidKbId(id.to_owned())), "{id:?}");
+            assert_eq!(
+                KbId::new(id),
+                Err(CoreError::InvalidKbId {
+                    input: id.to_owned()
+                }),
+                "{id:?}"
+            );
         }
     }
 }

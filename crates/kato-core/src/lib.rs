@@ -48,7 +48,8 @@
 //!
 //! Modules, from the atoms up: [`Symbol`] and [`Event`]; [`Observation`] (→ event, with
 //! `VCTR|…` vector symbols); [`Stm`] with the learn rules ([`AutoLearn`], [`observe`]);
-//! [`Pattern`] with its storage columns and [`PatternName`]; [`minhash`] for signatures and LSH.
+//! [`Pattern`] with its storage columns and [`PatternName`]; [`minhash`] for signatures and LSH;
+//! [`KbId`] for knowledge-base ids. Every fallible function returns [`CoreError`].
 
 mod error;
 mod event;
@@ -65,7 +66,7 @@ mod token_hash;
 
 pub use error::CoreError;
 pub use event::{Event, Symbol};
-pub use kb_id::{InvalidKbId, KbId};
+pub use kb_id::KbId;
 pub use minhash::{MINHASH_SCHEME_VERSION, MinHashConfig, MinHasher, estimated_jaccard};
 pub use observation::{Observation, SymbolOrder, VECTOR_SYMBOL_PREFIX, sum_vectors, vector_symbol};
 pub use pattern::{MIN_PATTERN_LENGTH, Pattern, PatternColumns};
