@@ -7,6 +7,9 @@ use clap::Subcommand;
 
 use crate::test::cargo;
 
+mod workload;
+mod write;
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum Bench {
     /// MinHash signatures per second on one thread (100 permutations, 10-token sets).
@@ -18,10 +21,13 @@ pub(crate) enum Bench {
         #[arg(long)]
         json: bool,
     },
+    /// Distinct patterns per second through ClickHouseWriter + RedisWriter.
+    Write(write::WriteArgs),
 }
 
 pub(crate) fn run(bench: Bench) -> Result<i32> {
     match bench {
+        Bench::Write(args) => return write::run(&args),
         Bench::Minhash { sets, json } => {
             let output = Command::new(cargo())
                 .args([
@@ -61,4 +67,16 @@ pub(crate) fn run(bench: Bench) -> Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// Runs this same xtask command again from a release build of xtask; returns its exit code.
+fn rerun_optimized() -> Result<i32> {
+    eprintln!("bench: building xtask with optimisations and running it there ...");
+    let status = Command::new(cargo())
+        .args(["run", "--quiet", "--release", "-p", "xtask", "--"])
+        .args(std::env::args_os().skip(1))
+        .current_dir(crate::workspace_root())
+        .status()
+        .context("running the optimised xtask")?;
+    Ok(status.code().unwrap_or(1))
 }

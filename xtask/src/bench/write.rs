@@ -1,0 +1,201 @@
+//! `cargo xtask bench write`: distinct patterns through ClickHouseWriter + RedisWriter with
+//! concurrent callers; prints one JSON line.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use kato_clickhouse::{ClickHouseStore, ClickHouseWriter, GroupCommitConfig, schema};
+use kato_core::{Event, KbId, MinHashConfig, MinHasher, Pattern, Symbol};
+use kato_kb::records::LearnRecords;
+use kato_redis::{RedisConfig, RedisWriter};
+
+use super::workload::{Workload, Zipf, events_with};
+use crate::services::{self, Mode};
+
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct WriteArgs {
+    /// Distinct patterns to write.
+    #[arg(long, default_value_t = 100_000)]
+    patterns: usize,
+    /// Vocabulary size (Zipf-distributed).
+    #[arg(long, default_value_t = 10_000)]
+    vocab: usize,
+    /// Concurrent callers.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Patterns per call (each caller uses the writers' batch forms).
+    #[arg(long, default_value_t = 100)]
+    batch: usize,
+    /// Workload seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Print only the JSON line.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run(args: &WriteArgs) -> Result<i32> {
+    if cfg!(debug_assertions) {
+        // Writers built without optimisation would measure the compiler, not the design.
+        return super::rerun_optimized();
+    }
+    crate::process::catch_interrupts();
+    let dir = std::env::temp_dir().join(format!("kato-bench-{}", std::process::id()));
+    let outcome = services::up(&dir, Mode::Throwaway).and_then(|urls| {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(measure(args, &urls.clickhouse, &urls.redis))
+    });
+    services::down(&dir).ok();
+    std::fs::remove_dir_all(&dir).ok();
+    let report = outcome?;
+    if args.json {
+        println!("{report}");
+    } else {
+        eprintln!("{report}");
+        println!(
+            "write: {} patterns, {} callers x {} per call: {:.0} patterns/s, p99 {:.1} ms per call",
+            report["patterns"],
+            report["concurrency"],
+            report["batch"],
+            report["patterns_per_sec"],
+            report["p99_ms"]
+        );
+    }
+    Ok(0)
+}
+
+fn workload(args: &WriteArgs) -> Vec<Pattern> {
+    let zipf = Zipf::new(args.vocab);
+    let mut rng = Workload::new(args.seed);
+    let mut seen = std::collections::HashSet::new();
+    let mut patterns = Vec::with_capacity(args.patterns);
+    while patterns.len() < args.patterns {
+        let total = rng.between(5, 20);
+        let pattern: Pattern = events_with(total, &zipf, &mut rng)
+            .into_iter()
+            .map(|event| Event::new(event.into_iter().map(Symbol::new).collect()))
+            .collect();
+        if seen.insert(pattern.name()) {
+            patterns.push(pattern);
+        }
+    }
+    patterns
+}
+
+async fn measure(
+    args: &WriteArgs,
+    clickhouse_url: &str,
+    redis_url: &str,
+) -> Result<serde_json::Value> {
+    let database = format!("kato_bench_{}", std::process::id());
+    let client = kato_clickhouse::connect(clickhouse_url);
+    schema::ensure_schema(&client, &database).await?;
+    let store = ClickHouseStore::new(client.clone(), &database)?;
+    let writer = ClickHouseWriter::spawn(store.clone(), GroupCommitConfig::default());
+    let redis = RedisWriter::connect(redis_url, RedisConfig::default()).await?;
+    let kb = KbId::new(format!("bench_write_{}", std::process::id()))?;
+    let minhasher = Arc::new(MinHasher::new(MinHashConfig::default()));
+
+    eprintln!(
+        "bench write: generating {} distinct patterns (vocabulary {})",
+        args.patterns, args.vocab
+    );
+    let patterns = Arc::new(workload(args));
+    let next = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let progress = tokio::spawn({
+        let done = Arc::clone(&done);
+        let total = args.patterns;
+        async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                eprintln!("bench write: {} / {total}", done.load(Ordering::Relaxed));
+            }
+        }
+    });
+    let callers: Vec<_> = (0..args.concurrency.max(1))
+        .map(|_| {
+            let (patterns, next, done) =
+                (Arc::clone(&patterns), Arc::clone(&next), Arc::clone(&done));
+            let (writer, redis, kb, minhasher) = (
+                writer.clone(),
+                redis.clone(),
+                kb.clone(),
+                Arc::clone(&minhasher),
+            );
+            let batch = args.batch.max(1);
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                loop {
+                    let start = next.fetch_add(batch, Ordering::Relaxed);
+                    if start >= patterns.len() {
+                        return Ok::<_, anyhow::Error>(latencies);
+                    }
+                    let chunk = &patterns[start..(start + batch).min(patterns.len())];
+                    let call = Instant::now();
+                    let mut writes = Vec::with_capacity(chunk.len());
+                    let mut updates = Vec::with_capacity(chunk.len());
+                    for pattern in chunk {
+                        let (write, update) =
+                            LearnRecords::build(&kb, pattern, &minhasher, &[], Vec::new(), 5)?
+                                .into_parts();
+                        writes.push(write);
+                        updates.push(update);
+                    }
+                    for result in writer.write_patterns(writes).await {
+                        result?;
+                    }
+                    redis.apply_learns(&updates).await?;
+                    latencies.push(call.elapsed());
+                    done.fetch_add(chunk.len(), Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for caller in callers {
+        latencies.extend(caller.await.context("a caller panicked")??);
+    }
+    let elapsed = started.elapsed();
+    progress.abort();
+
+    let written = store.count_patterns(&kb).await?;
+    anyhow::ensure!(
+        written == args.patterns as u64,
+        "ClickHouse holds {written} patterns, expected {}",
+        args.patterns
+    );
+    let counted = redis.count_patterns(&kb).await?;
+    anyhow::ensure!(
+        counted == args.patterns as u64,
+        "Redis counts {counted} patterns, expected {}",
+        args.patterns
+    );
+
+    redis.delete_all_metadata(&kb).await?;
+    client
+        .query("DROP DATABASE ?")
+        .bind(clickhouse::sql::Identifier(&database))
+        .execute()
+        .await?;
+
+    latencies.sort_unstable();
+    let p99 = latencies
+        .get((latencies.len() * 99).div_ceil(100).saturating_sub(1))
+        .copied()
+        .unwrap_or_default();
+    Ok(serde_json::json!({
+        "bench": "write",
+        "patterns": args.patterns,
+        "patterns_per_sec": (args.patterns as f64 / elapsed.as_secs_f64()).round(),
+        "p99_ms": (p99.as_secs_f64() * 1e4).round() / 10.0,
+        "concurrency": args.concurrency,
+        "batch": args.batch,
+        "vocab": args.vocab,
+    }))
+}
