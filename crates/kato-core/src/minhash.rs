@@ -3,18 +3,22 @@
 //!
 //! # Scheme, version 1
 //! - Token key: the 64-bit [`token_hash`] (XXH64, seed 0, of the UTF-8 bytes) folded to 32 bits,
-//!   `key = (h ^ (h >> 32)) as u32`. Duplicates and order of tokens do not matter.
+//!   `key = (h ^ (h >> 32)) as u32`. Duplicates and order of tokens do not matter; two distinct
+//!   tokens share a key with probability 2^-32 and then count as one.
 //! - Permutation `i` has parameters `a_i` (odd) and `b_i`, the 64-bit words number `2i` (with the
 //!   lowest bit set) and `2i + 1` drawn from `Xoshiro256PlusPlus::from_seed(PARAMETER_SEED)`. The
 //!   parameters of permutation `i` do not depend on how many permutations are configured, so a
 //!   signature of `k` values is a prefix of every longer one.
 //! - Signature value `i` = `min` over the tokens of `((a_i * key + b_i) mod 2^64) >> 32`, a `u32`;
 //!   `u32::MAX` for an empty token set. This is Dietzfelbinger's multiply-add-shift hash of a
-//!   32-bit key to 32 bits with 64-bit `a` and `b`, a strongly universal family, and it needs only
-//!   32x32-bit multiplies, which keeps the hot loop vectorizable on baseline x86-64 (SSE2).
+//!   32-bit key to 32 bits with 64-bit `a` and `b`, a strongly universal family (`a` is forced odd
+//!   as DESIGN.md asks), and it needs only 32x32-bit multiplies, which keeps the hot loop
+//!   vectorizable on baseline x86-64 (SSE2). The tests check that the Jaccard estimate is unbiased
+//!   with the binomial spread of truly independent permutations.
 //! - LSH: band `j` covers signature values `[j * rows, (j + 1) * rows)`; its hash is XXH64 with
 //!   seed [`BAND_HASH_SEED`] of the little-endian bytes of `j as u32` followed by the band's
-//!   values, so equal values in different bands never give the same band hash by construction.
+//!   values, so equal values in different bands give different band hashes (barring a 64-bit
+//!   collision).
 //!
 //! Any change to a stored value (signature or band hash) must bump [`MINHASH_SCHEME_VERSION`].
 
