@@ -31,7 +31,7 @@ const MIGRATIONS: &[Migration] = &[Migration {
     statements: &[
         // Point lookups by name (get, exists) and fetching candidate bodies by name.
         "CREATE TABLE IF NOT EXISTS {db}.patterns_data (
-            kb_id String,
+            kb_id LowCardinality(String),
             name String,
             pattern_data Array(Array(String)),
             length UInt32,
@@ -49,7 +49,7 @@ const MIGRATIONS: &[Migration] = &[Migration {
         // The inverted index: candidates are the patterns that share a symbol with the STM,
         // found by a range read per symbol; `count` and `length` give the similarity bound.
         "CREATE TABLE IF NOT EXISTS {db}.symbol_index (
-            kb_id String,
+            kb_id LowCardinality(String),
             symbol String,
             name String,
             count UInt32,
@@ -60,7 +60,7 @@ const MIGRATIONS: &[Migration] = &[Migration {
         ORDER BY (kb_id, symbol, name)",
         // LSH: one row per band; a lookup is a range read per (band, hash).
         "CREATE TABLE IF NOT EXISTS {db}.lsh_buckets (
-            kb_id String,
+            kb_id LowCardinality(String),
             band_index UInt8,
             band_hash UInt64,
             name String
@@ -70,7 +70,7 @@ const MIGRATIONS: &[Migration] = &[Migration {
         ORDER BY (kb_id, band_index, band_hash, name)",
         // One row per learn, in commit order (`seq`), enough to rebuild every Redis value.
         "CREATE TABLE IF NOT EXISTS {db}.learn_log (
-            kb_id String,
+            kb_id LowCardinality(String),
             seq UInt64,
             name String,
             emotives Array(String),

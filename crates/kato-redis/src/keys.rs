@@ -18,6 +18,11 @@ impl KbKeys {
         }
     }
 
+    /// `kato:{<kb_id>}:`, the start of every key of the kb.
+    pub(crate) fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     fn key(&self, parts: &[&str]) -> String {
         let mut key = self.prefix.clone();
         for part in parts {

@@ -1,59 +1,109 @@
--- One learn of one pattern, applied atomically (kato-redis, RedisWriter::apply_learns).
+-- A run of learns of one kb, applied in order and atomically (kato-redis, RedisWriter).
 --
--- KEYS: 1 frequency:<name>  2 emotives:<name>  3 metadata:<name>  4 symbols:freq
---       5 symbols:pmf  6 global:total_symbols_in_patterns_frequencies
---       7 global:total_pattern_frequencies  8 global:total_unique_patterns
---       then per distinct symbol i: 8+2i-1 symbol_to_patterns:<s_i>, 8+2i affinity:<s_i>
--- ARGV: 1 name  2 length  3 persistence  4 #symbols  5 #emotives  6 #metadata  7 #affinity
---       then #symbols pairs (symbol, count), #emotives JSON objects,
---       #metadata hash fields, #affinity pairs (emotive, mean over this learn)
--- Returns {1 if the pattern is new else 0, the new frequency}.
-local name = ARGV[1]
-local length = tonumber(ARGV[2])
-local persistence = tonumber(ARGV[3])
-local n_symbols = tonumber(ARGV[4])
-local n_emotives = tonumber(ARGV[5])
-local n_metadata = tonumber(ARGV[6])
-local n_affinity = tonumber(ARGV[7])
+-- KEYS[1]: the kb's global:total_unique_patterns key. It routes the call to the kb's node; every
+-- key the script touches starts with the same `kato:{<kb_id>}:` prefix, so all of them share
+-- its cluster slot.
+-- ARGV: 1 the kb's key prefix  2 the number of learns, then per learn:
+--   name, length, persistence, #symbols, #emotives, #metadata, #affinity,
+--   #symbols pairs (symbol, count in the pattern), #emotives JSON objects,
+--   #metadata hash fields, #affinity pairs (emotive, mean over this learn)
+-- Returns, per learn, {1 if it created the pattern else 0, the pattern's new frequency}.
+--
+-- Integer statistics (symbol frequency and member counts, set members, global counters) are
+-- summed over the run and written once per symbol: integer sums do not depend on grouping, so
+-- the result equals learning one at a time. Float affinity sums are added per learn, in order,
+-- because float addition does depend on grouping.
+local prefix = ARGV[1]
+local learns = tonumber(ARGV[2])
+local at = 3
 
-local is_new = redis.call('SET', KEYS[1], '1', 'NX')
-local frequency = 1
-if not is_new then
-  frequency = redis.call('INCR', KEYS[1])
-end
+local symbol_order = {}
+local frequency_add = {}
+local member_count_add = {}
+local members = {}
+local total_length = 0
+local new_patterns = 0
+local results = {}
 
-local symbols_at = 8
-local emotives_at = symbols_at + 2 * n_symbols
-local metadata_at = emotives_at + n_emotives
-local affinity_at = metadata_at + n_metadata
+for l = 1, learns do
+  local name = ARGV[at]
+  local length = tonumber(ARGV[at + 1])
+  local persistence = tonumber(ARGV[at + 2])
+  local n_symbols = tonumber(ARGV[at + 3])
+  local n_emotives = tonumber(ARGV[at + 4])
+  local n_metadata = tonumber(ARGV[at + 5])
+  local n_affinity = tonumber(ARGV[at + 6])
+  local symbols_at = at + 7
+  local emotives_at = symbols_at + 2 * n_symbols
+  local metadata_at = emotives_at + n_emotives
+  local affinity_at = metadata_at + n_metadata
+  at = affinity_at + 2 * n_affinity
 
-if n_emotives > 0 then
-  for i = 0, n_emotives - 1 do
-    redis.call('RPUSH', KEYS[2], ARGV[emotives_at + i])
+  local frequency_key = prefix .. 'frequency:' .. name
+  local is_new = redis.call('SET', frequency_key, '1', 'NX')
+  local frequency = 1
+  if not is_new then
+    frequency = redis.call('INCR', frequency_key)
   end
-  redis.call('LTRIM', KEYS[2], -persistence, -1)
-end
 
-for i = 0, n_metadata - 1 do
-  redis.call('HSET', KEYS[3], ARGV[metadata_at + i], '1')
-end
+  if n_emotives > 0 then
+    local emotives_key = prefix .. 'emotives:' .. name
+    for i = 0, n_emotives - 1 do
+      redis.call('RPUSH', emotives_key, ARGV[emotives_at + i])
+    end
+    redis.call('LTRIM', emotives_key, -persistence, -1)
+  end
 
-for i = 1, n_symbols do
-  local symbol = ARGV[symbols_at + 2 * i - 2]
-  local count = ARGV[symbols_at + 2 * i - 1]
-  redis.call('HINCRBY', KEYS[4], symbol, count)
-  redis.call('SADD', KEYS[8 + 2 * i - 1], name)
+  if n_metadata > 0 then
+    local metadata_key = prefix .. 'metadata:' .. name
+    for i = 0, n_metadata - 1 do
+      redis.call('HSET', metadata_key, ARGV[metadata_at + i], '1')
+    end
+  end
+
+  for i = 0, n_symbols - 1 do
+    local symbol = ARGV[symbols_at + 2 * i]
+    local count = tonumber(ARGV[symbols_at + 2 * i + 1])
+    if frequency_add[symbol] == nil then
+      symbol_order[#symbol_order + 1] = symbol
+      frequency_add[symbol] = 0
+      member_count_add[symbol] = 0
+      members[symbol] = {}
+    end
+    frequency_add[symbol] = frequency_add[symbol] + count
+    if is_new then
+      member_count_add[symbol] = member_count_add[symbol] + 1
+    end
+    local names = members[symbol]
+    names[#names + 1] = name
+    if n_affinity > 0 then
+      local affinity_key = prefix .. 'affinity:' .. symbol
+      for j = 0, n_affinity - 1 do
+        redis.call('HINCRBYFLOAT', affinity_key, ARGV[affinity_at + 2 * j], ARGV[affinity_at + 2 * j + 1])
+      end
+    end
+  end
+
+  total_length = total_length + length
   if is_new then
-    redis.call('HINCRBY', KEYS[5], symbol, 1)
+    new_patterns = new_patterns + 1
   end
-  for j = 0, n_affinity - 1 do
-    redis.call('HINCRBYFLOAT', KEYS[8 + 2 * i], ARGV[affinity_at + 2 * j], ARGV[affinity_at + 2 * j + 1])
-  end
+  results[l] = {is_new and 1 or 0, frequency}
 end
 
-redis.call('INCRBY', KEYS[6], length)
-if is_new then
-  redis.call('INCR', KEYS[7])
-  redis.call('INCR', KEYS[8])
+local frequencies_key = prefix .. 'symbols:freq'
+local member_counts_key = prefix .. 'symbols:pmf'
+for _, symbol in ipairs(symbol_order) do
+  redis.call('HINCRBY', frequencies_key, symbol, frequency_add[symbol])
+  if member_count_add[symbol] > 0 then
+    redis.call('HINCRBY', member_counts_key, symbol, member_count_add[symbol])
+  end
+  redis.call('SADD', prefix .. 'symbol_to_patterns:' .. symbol, unpack(members[symbol]))
 end
-return {is_new and 1 or 0, frequency}
+
+redis.call('INCRBY', prefix .. 'global:total_symbols_in_patterns_frequencies', total_length)
+if new_patterns > 0 then
+  redis.call('INCRBY', prefix .. 'global:total_pattern_frequencies', new_patterns)
+  redis.call('INCRBY', KEYS[1], new_patterns)
+end
+return results

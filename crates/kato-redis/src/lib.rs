@@ -1,6 +1,7 @@
 //! kato-redis: where kato keeps pattern metadata, counters and sessions.
 //!
-//! [`RedisWriter`] applies each learn as one atomic Lua script (`learn.lua`, run by EVALSHA):
+//! [`RedisWriter`] applies learns with one Lua script (`learn.lua`, run by EVALSHA), each learn
+//! atomically (a run of learns of one kb shares one script call):
 //! frequency, emotive window, metadata union, symbol statistics, affinity and global counters,
 //! with the reference's first-learn vs re-learn semantics. Connections go through a
 //! `ConnectionManager`, which multiplexes one connection and reconnects by itself.

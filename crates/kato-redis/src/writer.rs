@@ -12,6 +12,8 @@ use crate::RedisError;
 use crate::keys::{KbKeys, metadata_field, parse_metadata_field};
 
 const LEARN_SCRIPT: &str = include_str!("learn.lua");
+/// Keys removed per UNLINK when a kb is deleted.
+const KEYS_PER_UNLINK: usize = 1000;
 
 /// Connection settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,7 +22,10 @@ pub struct RedisConfig {
     pub connect_timeout: Duration,
     /// How long Redis may take to answer one command or pipeline.
     pub response_timeout: Duration,
-    /// The most learns sent in one pipeline; bounds how long one pipeline runs.
+    /// The most learns one script run applies (bounds how long Redis is busy with one call
+    /// and the size of Lua's argument lists).
+    pub max_learns_per_script: usize,
+    /// The most scripts (or deletions) sent in one pipeline.
     pub max_pipeline: usize,
 }
 
@@ -29,7 +34,8 @@ impl Default for RedisConfig {
         Self {
             connect_timeout: Duration::from_secs(2),
             response_timeout: Duration::from_secs(5),
-            max_pipeline: 1000,
+            max_learns_per_script: 500,
+            max_pipeline: 64,
         }
     }
 }
@@ -136,68 +142,85 @@ impl RedisWriter {
             .ok_or(RedisError::UnexpectedReply("no learn outcome"))
     }
 
-    /// Applies learns in order, each atomically, pipelined in chunks of `max_pipeline`.
+    /// Applies learns in order, each atomically.
     ///
-    /// Each pipeline starts with `SCRIPT LOAD` (a no-op when the script is cached), so the
-    /// `EVALSHA`s that follow work even right after Redis restarted with an empty script cache.
+    /// Consecutive learns of one kb go to Redis as one script run of at most
+    /// `max_learns_per_script` learns; the runs are pipelined, `max_pipeline` scripts per
+    /// round trip. Each pipeline starts with `SCRIPT LOAD` (a no-op when the script is cached),
+    /// so the `EVALSHA`s that follow work even right after Redis restarted with an empty
+    /// script cache.
     pub async fn apply_learns(
         &self,
         updates: &[LearnUpdate],
     ) -> Result<Vec<LearnOutcome>, RedisError> {
+        let mut runs: Vec<&[LearnUpdate]> = Vec::new();
+        let mut rest = updates;
+        while let Some(first) = rest.first() {
+            let same_kb = rest.iter().take_while(|u| u.kb == first.kb).count();
+            let len = same_kb.min(self.config.max_learns_per_script.max(1));
+            let (run, tail) = rest.split_at(len);
+            runs.push(run);
+            rest = tail;
+        }
         let mut outcomes = Vec::with_capacity(updates.len());
-        for chunk in updates.chunks(self.config.max_pipeline.max(1)) {
+        for scripts in runs.chunks(self.config.max_pipeline.max(1)) {
             let mut pipe = redis::pipe();
             pipe.load_script(&self.learn_script).ignore();
-            for update in chunk {
-                pipe.invoke_script(&self.invocation(update));
+            for run in scripts {
+                pipe.invoke_script(&self.invocation(run));
             }
             let mut connection = self.connection.clone();
-            let replies: Vec<(u8, u64)> = pipe.query_async(&mut connection).await?;
-            outcomes.extend(replies.into_iter().map(|(is_new, frequency)| LearnOutcome {
-                is_new: is_new == 1,
-                frequency,
+            let replies: Vec<Vec<(u8, u64)>> = pipe.query_async(&mut connection).await?;
+            for (run, reply) in scripts.iter().zip(&replies) {
+                if reply.len() != run.len() {
+                    return Err(RedisError::UnexpectedReply(
+                        "a learn script answered for the wrong number of learns",
+                    ));
+                }
+            }
+            outcomes.extend(replies.into_iter().flatten().map(|(is_new, frequency)| {
+                LearnOutcome {
+                    is_new: is_new == 1,
+                    frequency,
+                }
             }));
         }
         Ok(outcomes)
     }
 
-    fn invocation(&self, update: &LearnUpdate) -> redis::ScriptInvocation<'_> {
-        let keys = KbKeys::new(&update.kb);
+    /// The script invocation for a run of learns of one kb.
+    fn invocation(&self, run: &[LearnUpdate]) -> redis::ScriptInvocation<'_> {
         let mut invocation = self.learn_script.prepare_invoke();
+        let Some(first) = run.first() else {
+            return invocation;
+        };
+        let keys = KbKeys::new(&first.kb);
         invocation
-            .key(keys.frequency(&update.name))
-            .key(keys.emotives(&update.name))
-            .key(keys.metadata(&update.name))
-            .key(keys.symbol_frequencies())
-            .key(keys.symbol_pattern_counts())
-            .key(keys.total_symbols_in_patterns_frequencies())
-            .key(keys.total_pattern_frequencies())
-            .key(keys.total_unique_patterns());
-        for (symbol, _) in &update.symbol_counts {
+            .key(keys.total_unique_patterns())
+            .arg(keys.prefix())
+            .arg(run.len());
+        for update in run {
             invocation
-                .key(keys.symbol_to_patterns(symbol))
-                .key(keys.affinity(symbol));
-        }
-        invocation
-            .arg(&update.name)
-            .arg(update.length)
-            .arg(update.persistence)
-            .arg(update.symbol_counts.len())
-            .arg(update.emotives.len())
-            .arg(update.metadata.len())
-            .arg(update.emotive_means.len());
-        for (symbol, count) in &update.symbol_counts {
-            invocation.arg(symbol).arg(*count);
-        }
-        for emotive in &update.emotives {
-            invocation.arg(emotive);
-        }
-        for (key, value) in &update.metadata {
-            invocation.arg(metadata_field(key, value));
-        }
-        for (emotive, mean) in &update.emotive_means {
-            // Display of f64 is the shortest text that parses back to the same value.
-            invocation.arg(emotive).arg(mean.to_string());
+                .arg(&update.name)
+                .arg(update.length)
+                .arg(update.persistence)
+                .arg(update.symbol_counts.len())
+                .arg(update.emotives.len())
+                .arg(update.metadata.len())
+                .arg(update.emotive_means.len());
+            for (symbol, count) in &update.symbol_counts {
+                invocation.arg(symbol).arg(*count);
+            }
+            for emotive in &update.emotives {
+                invocation.arg(emotive);
+            }
+            for (key, value) in &update.metadata {
+                invocation.arg(metadata_field(key, value));
+            }
+            for (emotive, mean) in &update.emotive_means {
+                // Display of f64 is the shortest text that parses back to the same value.
+                invocation.arg(emotive).arg(mean.to_string());
+            }
         }
         invocation
     }
@@ -376,7 +399,7 @@ impl RedisWriter {
         let keys = self.scan_kb_keys(kb).await?;
         let mut connection = self.connection.clone();
         let mut deleted = 0;
-        for chunk in keys.chunks(self.config.max_pipeline.max(1)) {
+        for chunk in keys.chunks(KEYS_PER_UNLINK) {
             let n: u64 = connection.unlink(chunk).await?;
             deleted += n;
         }
@@ -408,4 +431,47 @@ impl RedisWriter {
         keys.dedup();
         Ok(keys)
     }
+
+    /// Every key of the kb with its value, keyed by the key without the kb's prefix; for
+    /// comparing a kb against another or against a rebuilt copy.
+    pub async fn dump_kb(&self, kb: &KbId) -> Result<BTreeMap<String, StoredValue>, RedisError> {
+        let keys = KbKeys::new(kb);
+        let mut connection = self.connection.clone();
+        let mut dump = BTreeMap::new();
+        for key in self.scan_kb_keys(kb).await? {
+            let kind: String = redis::cmd("TYPE")
+                .arg(&key)
+                .query_async(&mut connection)
+                .await?;
+            let value = match kind.as_str() {
+                "string" => StoredValue::String(connection.get(&key).await?),
+                "list" => StoredValue::List(connection.lrange(&key, 0, -1).await?),
+                "hash" => StoredValue::Hash(connection.hgetall(&key).await?),
+                "set" => StoredValue::Set(connection.smembers(&key).await?),
+                // Gone between SCAN and TYPE.
+                "none" => continue,
+                _ => {
+                    return Err(RedisError::UnexpectedReply(
+                        "a kb key of a type kato never writes",
+                    ));
+                }
+            };
+            let short = key.strip_prefix(keys.prefix()).unwrap_or(&key).to_owned();
+            dump.insert(short, value);
+        }
+        Ok(dump)
+    }
+}
+
+/// The value of one Redis key, as [`RedisWriter::dump_kb`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoredValue {
+    /// A string (counters are strings in Redis).
+    String(String),
+    /// A list, in order.
+    List(Vec<String>),
+    /// A hash.
+    Hash(BTreeMap<String, String>),
+    /// A set.
+    Set(std::collections::BTreeSet<String>),
 }

@@ -369,3 +369,69 @@ fn invalid_kb_ids_never_reach_redis() {
         assert!(KbId::new(bad).is_err(), "{bad:?}");
     }
 }
+
+/// A varied sequence: new patterns, re-learns, emotives, metadata, odd symbols.
+fn varied_learns(kb: &KbId) -> Vec<LearnUpdate> {
+    let mut with_metadata = learn(kb, "m", &[&["a"], &["b", "{*}"]], &[&[("joy", 0.25)]]);
+    with_metadata.metadata = vec![("k".into(), "v2".into()), ("k".into(), "v1".into())];
+    vec![
+        learn(
+            kb,
+            "p",
+            &[&["a", "b"], &["c"]],
+            &[&[("joy", 0.1)], &[("joy", 0.2), ("fear", 1.0)]],
+        ),
+        learn(kb, "q", &[&["a"], &["a"]], &[]),
+        learn(kb, "p", &[&["a", "b"], &["c"]], &[&[("joy", 0.3)]]),
+        with_metadata,
+        learn(kb, "q", &[&["a"], &["a"]], &[&[("fear", 0.7)]]),
+        learn(kb, "p", &[&["a", "b"], &["c"]], &[&[("joy", 1.0 / 3.0)] as &[_]; 4]),
+    ]
+}
+
+#[tokio::test]
+async fn a_run_in_one_script_equals_learning_one_at_a_time() {
+    let Some(redis) = writer("a_run_in_one_script_equals_learning_one_at_a_time").await else {
+        return;
+    };
+    let one_by_one = kb("serial");
+    let at_once = kb("batched");
+    let mut serial_outcomes = Vec::new();
+    for update in varied_learns(&one_by_one) {
+        serial_outcomes.push(redis.apply_learn(&update).await.unwrap());
+    }
+    let batched_outcomes = redis.apply_learns(&varied_learns(&at_once)).await.unwrap();
+    assert_eq!(serial_outcomes, batched_outcomes);
+    let new_flags: Vec<bool> = batched_outcomes.iter().map(|o| o.is_new).collect();
+    assert_eq!(new_flags, [true, true, false, true, false, false]);
+    let serial = redis.dump_kb(&one_by_one).await.unwrap();
+    assert!(serial.len() > 10, "{serial:?}");
+    assert_eq!(serial, redis.dump_kb(&at_once).await.unwrap());
+    redis.delete_all_metadata(&one_by_one).await.unwrap();
+    redis.delete_all_metadata(&at_once).await.unwrap();
+}
+
+#[tokio::test]
+async fn runs_of_several_kbs_in_one_call_stay_apart() {
+    let Some(redis) = writer("runs_of_several_kbs_in_one_call_stay_apart").await else {
+        return;
+    };
+    let (a, b) = (kb("mix_a"), kb("mix_b"));
+    let updates = vec![
+        learn(&a, "p", &[&["x", "y"]], &[]),
+        learn(&b, "p", &[&["x", "y"]], &[]),
+        learn(&a, "p", &[&["x", "y"]], &[]),
+        learn(&b, "q", &[&["z", "y"]], &[]),
+    ];
+    let outcomes = redis.apply_learns(&updates).await.unwrap();
+    let summary: Vec<(bool, u64)> = outcomes.iter().map(|o| (o.is_new, o.frequency)).collect();
+    assert_eq!(summary, [(true, 1), (true, 1), (false, 2), (true, 1)]);
+    assert_eq!(redis.count_patterns(&a).await.unwrap(), 1);
+    assert_eq!(redis.count_patterns(&b).await.unwrap(), 2);
+    assert_eq!(
+        redis.patterns_with_symbol(&b, "y").await.unwrap(),
+        ["p", "q"]
+    );
+    redis.delete_all_metadata(&a).await.unwrap();
+    redis.delete_all_metadata(&b).await.unwrap();
+}
