@@ -3,6 +3,7 @@
 mod bench;
 mod chdb;
 mod ci;
+mod kb;
 mod process;
 mod services;
 mod test;
@@ -68,6 +69,11 @@ enum Command {
     },
     /// fmt check, clippy -D warnings, the kato-core boundary check, then `test`.
     Ci,
+    /// Knowledge-base repair: rehydrate Redis from ClickHouse, or verify they agree.
+    Kb {
+        #[command(subcommand)]
+        command: kb::KbCommand,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -112,7 +118,7 @@ fn run(command: Command) -> Result<i32> {
         } => {
             let url = match clickhouse_url {
                 Some(url) => url,
-                None => services::running_clickhouse_url(&services_dir(None))?.context(
+                None => services::running_url(&services_dir(None), "clickhouse")?.context(
                     "no ClickHouse: start one with `cargo xtask up` or pass --clickhouse-url",
                 )?,
             };
@@ -131,6 +137,7 @@ fn run(command: Command) -> Result<i32> {
         Command::Test { args } => return test::run(&args),
         Command::Ci => return ci::run(),
         Command::Bench { bench } => return bench::run(bench),
+        Command::Kb { command } => return kb::run(command),
         Command::ServeChdb {
             library,
             data,
@@ -163,6 +170,6 @@ pub(crate) fn workspace_root() -> PathBuf {
 }
 
 /// `dir` as given, else `.kato/` in the workspace root, whichever directory xtask runs from.
-fn services_dir(dir: Option<PathBuf>) -> PathBuf {
+pub(crate) fn services_dir(dir: Option<PathBuf>) -> PathBuf {
     dir.unwrap_or_else(|| workspace_root().join(".kato"))
 }

@@ -65,8 +65,12 @@ impl ClickHouseStore {
         &self.client
     }
 
-    /// Writes a batch: one INSERT per table, the four in parallel. Returns each write's log
-    /// sequence number, in order; resolves only after ClickHouse acknowledged every insert.
+    /// Writes a batch: one INSERT per table. Pattern rows, symbol index and LSH buckets go in
+    /// parallel; the learn log goes last, only after the other three were acknowledged, so a
+    /// logged learn always has its body (a crash can leave a body without a log row, which
+    /// `kato-kb`'s verify reports and rehydrate removes, never the reverse). Returns each
+    /// write's log sequence number, in order; resolves only after every insert was
+    /// acknowledged.
     pub async fn insert_batch(&self, writes: &[PatternWrite]) -> Result<Vec<u64>, ClickHouseError> {
         if writes.is_empty() {
             return Ok(Vec::new());
@@ -127,7 +131,8 @@ impl ClickHouseStore {
             }
             insert.end().await
         };
-        tokio::try_join!(patterns, symbols, bands, log)?;
+        tokio::try_join!(patterns, symbols, bands)?;
+        log.await?;
         Ok(seqs)
     }
 
@@ -180,6 +185,55 @@ impl ClickHouseStore {
             .bind(name)
             .fetch_optional::<PatternRow>()
             .await?)
+    }
+
+    /// Every pattern body of `kb`, one per name, sorted by name.
+    pub async fn pattern_bodies(&self, kb: &KbId) -> Result<Vec<PatternRow>, ClickHouseError> {
+        Ok(self
+            .client
+            .query(
+                "SELECT ?fields FROM patterns_data WHERE kb_id = ? ORDER BY name LIMIT 1 BY name",
+            )
+            .bind(kb.as_str())
+            .fetch_all::<PatternRow>()
+            .await?)
+    }
+
+    /// Names of `kb`'s pattern bodies that no learn-log row accounts for (left by a learn that
+    /// failed or crashed between the body inserts and the log insert), sorted.
+    pub async fn orphan_pattern_names(&self, kb: &KbId) -> Result<Vec<String>, ClickHouseError> {
+        Ok(self
+            .client
+            .query(
+                "SELECT DISTINCT name FROM patterns_data WHERE kb_id = ? \
+                 AND name NOT IN (SELECT name FROM learn_log WHERE kb_id = ?) ORDER BY name",
+            )
+            .bind(kb.as_str())
+            .bind(kb.as_str())
+            .fetch_all::<String>()
+            .await?)
+    }
+
+    /// Deletes the named patterns' bodies, index rows and LSH rows from `kb` (a synchronous
+    /// mutation: a repair tool, not a hot path).
+    pub async fn delete_pattern_bodies(
+        &self,
+        kb: &KbId,
+        names: &[String],
+    ) -> Result<(), ClickHouseError> {
+        if names.is_empty() {
+            return Ok(());
+        }
+        for table in ["patterns_data", "symbol_index", "lsh_buckets"] {
+            self.client
+                .query("ALTER TABLE ? DELETE WHERE kb_id = ? AND has(?, name) SETTINGS mutations_sync = 1")
+                .bind(Identifier(table))
+                .bind(kb.as_str())
+                .bind(names)
+                .execute()
+                .await?;
+        }
+        Ok(())
     }
 
     /// The learn log of `kb` in commit order (duplicate rows collapse to one).

@@ -60,6 +60,7 @@ mod observation;
 mod pattern;
 mod pattern_name;
 mod python_repr;
+mod python_value;
 mod sha1_hex;
 mod stm;
 mod token_hash;
@@ -71,5 +72,6 @@ pub use minhash::{MINHASH_SCHEME_VERSION, MinHashConfig, MinHasher, estimated_ja
 pub use observation::{Observation, SymbolOrder, VECTOR_SYMBOL_PREFIX, sum_vectors, vector_symbol};
 pub use pattern::{MIN_PATTERN_LENGTH, Pattern, PatternColumns};
 pub use pattern_name::{PATTERN_NAME_PREFIX, PatternName};
+pub use python_value::{python_float_repr, python_str};
 pub use stm::{AutoLearn, LearnStep, ObserveSettings, ObserveStep, Stm, StmMode, observe};
 pub use token_hash::token_hash;

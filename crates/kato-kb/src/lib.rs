@@ -1,6 +1,31 @@
 //! kato-kb: the knowledge-base facade over ClickHouse and Redis.
 //!
-//! So far it holds [`records`]: how one learn becomes the rows and the update each store gets.
-//! The facade itself (learn, get, clear, drop, rehydrate, predict) is not built yet.
+//! [`KnowledgeBase`] is what the server and library users call: `learn`, `get_pattern`,
+//! `clear_all`, `drop_database`, `rehydrate`, `verify` and the read APIs. It owns the rules that
+//! span both stores:
+//!
+//! - **Order of a learn.** Concurrent learns are group-committed: one batch goes to ClickHouse
+//!   (pattern bodies, symbol index and LSH rows in parallel, then the learn log), and only after
+//!   ClickHouse acknowledged it, to Redis (one atomic script per run of learns of a kb), in the
+//!   same order. A learn is acknowledged only after both.
+//! - **Crash consistency.** A crash or store failure before the learn-log insert leaves at most
+//!   a pattern body without a log row (`verify` reports it as an orphan; `rehydrate` removes it);
+//!   between the log insert and Redis it leaves a logged learn that Redis lacks (`verify` reports
+//!   the keys; `rehydrate` applies it: the log is the source of truth and repair rolls forward).
+//!   An acknowledged learn is in both stores, so it is never lost. A learn that failed may
+//!   therefore still take effect after a repair; a client that retries it learns twice.
+//! - **Metadata values** become strings as Python's `str()` would make them (see
+//!   [`kato_core::python_str`]).
 
+mod error;
+mod knowledge_base;
+pub mod metadata;
 pub mod records;
+mod repair;
+
+pub use error::{ErrorKind, KbError};
+pub use knowledge_base::{
+    DEFAULT_PERSISTENCE, KnowledgeBase, KnowledgeBaseConfig, LearnContext, Learned,
+    MAX_PERSISTENCE, StoredPattern,
+};
+pub use repair::{RehydrateReport, VerifyReport};

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use kato_clickhouse::{LearnLogRow, PatternRow, PatternWrite};
-use kato_core::{CoreError, KbId, MinHasher, Pattern};
+use kato_core::{CoreError, KbId, MinHasher, Pattern, PatternColumns};
 use kato_redis::LearnUpdate;
 
 /// The ClickHouse rows and the Redis update of one learn.
@@ -32,16 +32,7 @@ impl LearnRecords {
         let signature = minhasher.signature(token_set.iter().map(String::as_str));
         let lsh_bands = minhasher.band_hashes(&signature)?;
         let length = saturating_u32(columns.length);
-        let symbol_counts: Vec<(String, u32)> = columns
-            .symbol_counts
-            .iter()
-            .map(|&(symbol, count)| (symbol.to_owned(), saturating_u32(count)))
-            .collect();
-        let emotive_objects: Vec<String> = emotives
-            .iter()
-            // A map of strings to finite floats always serialises.
-            .map(|e| serde_json::to_string(e).unwrap_or_default())
-            .collect();
+        let update = learn_update(kb, &name, &columns, emotives, metadata, persistence);
         let write = PatternWrite {
             pattern: PatternRow {
                 kb_id: kb.to_string(),
@@ -59,25 +50,15 @@ impl LearnRecords {
                 first_token: columns.first_token.to_owned(),
                 last_token: columns.last_token.to_owned(),
             },
-            symbol_counts: symbol_counts.clone(),
+            symbol_counts: update.symbol_counts.clone(),
             learn: LearnLogRow {
                 kb_id: kb.to_string(),
                 seq: 0,
-                name: name.clone(),
-                emotives: emotive_objects.clone(),
-                metadata: metadata.clone(),
+                name,
+                emotives: update.emotives.clone(),
+                metadata: update.metadata.clone(),
                 persistence,
             },
-        };
-        let update = LearnUpdate {
-            kb: kb.clone(),
-            name,
-            length,
-            symbol_counts,
-            emotives: emotive_objects,
-            emotive_means: keywise_means(emotives),
-            metadata,
-            persistence,
         };
         Ok(Self { write, update })
     }
@@ -85,6 +66,36 @@ impl LearnRecords {
     /// Splits into the ClickHouse part and the Redis part.
     pub fn into_parts(self) -> (PatternWrite, LearnUpdate) {
         (self.write, self.update)
+    }
+}
+
+/// The Redis update of learning the pattern `name` (with `columns`) into `kb`. A learn and a
+/// replay of its learn-log row both come through here, so they produce the same update.
+pub fn learn_update(
+    kb: &KbId,
+    name: &str,
+    columns: &PatternColumns<'_>,
+    emotives: &[BTreeMap<String, f64>],
+    metadata: Vec<(String, String)>,
+    persistence: u32,
+) -> LearnUpdate {
+    LearnUpdate {
+        kb: kb.clone(),
+        name: name.to_owned(),
+        length: saturating_u32(columns.length),
+        symbol_counts: columns
+            .symbol_counts
+            .iter()
+            .map(|&(symbol, count)| (symbol.to_owned(), saturating_u32(count)))
+            .collect(),
+        emotives: emotives
+            .iter()
+            // A map of strings to finite floats always serialises.
+            .map(|e| serde_json::to_string(e).unwrap_or_default())
+            .collect(),
+        emotive_means: keywise_means(emotives),
+        metadata,
+        persistence,
     }
 }
 

@@ -18,7 +18,7 @@ mod writer;
 pub use error::RedisError;
 pub use redis::aio::ConnectionManager;
 pub use writer::{
-    GlobalCounters, LearnOutcome, LearnUpdate, RedisConfig, RedisWriter, SymbolStats,
+    GlobalCounters, LearnOutcome, LearnUpdate, RedisConfig, RedisWriter, StoredValue, SymbolStats,
 };
 
 /// Opens a managed connection to the Redis at `url` (e.g. `redis://127.0.0.1:6379`).

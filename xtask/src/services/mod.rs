@@ -163,9 +163,9 @@ fn find_on_path(program: &str) -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
-/// The URL of the ClickHouse `up` started under `dir`, if it runs.
-pub(crate) fn running_clickhouse_url(dir: &Path) -> Result<Option<String>> {
-    Ok(ServiceState::read(&dir.join("clickhouse"))?
+/// The URL of `service` (`clickhouse` or `redis`) that `up` started under `dir`, if it runs.
+pub(crate) fn running_url(dir: &Path, service: &str) -> Result<Option<String>> {
+    Ok(ServiceState::read(&dir.join(service))?
         .filter(ServiceState::is_running)
         .map(|state| state.url()))
 }

@@ -385,7 +385,12 @@ fn varied_learns(kb: &KbId) -> Vec<LearnUpdate> {
         learn(kb, "p", &[&["a", "b"], &["c"]], &[&[("joy", 0.3)]]),
         with_metadata,
         learn(kb, "q", &[&["a"], &["a"]], &[&[("fear", 0.7)]]),
-        learn(kb, "p", &[&["a", "b"], &["c"]], &[&[("joy", 1.0 / 3.0)] as &[_]; 4]),
+        learn(
+            kb,
+            "p",
+            &[&["a", "b"], &["c"]],
+            &[&[("joy", 1.0 / 3.0)] as &[_]; 4],
+        ),
     ]
 }
 

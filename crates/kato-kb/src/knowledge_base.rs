@@ -1,0 +1,315 @@
+//! `KnowledgeBase`: learn, get, clear, drop and the read APIs, over ClickHouse and Redis.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use kato_clickhouse::{
+    BatchSink, ClickHouseStore, GroupCommit, GroupCommitConfig, GroupCommitError, schema,
+};
+use kato_core::{KbId, MinHashConfig, MinHasher, Pattern, PatternName};
+use kato_redis::{GlobalCounters, LearnOutcome, RedisConfig, RedisWriter, SymbolStats};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::KbError;
+use crate::metadata::accumulate_metadata;
+use crate::records::LearnRecords;
+
+/// The emotive window the reference keeps by default.
+pub const DEFAULT_PERSISTENCE: u32 = 5;
+/// The largest emotive window a learn may ask for (the reference's bound).
+pub const MAX_PERSISTENCE: u32 = 100;
+
+/// Where the stores are and how writes are batched.
+#[derive(Debug, Clone)]
+pub struct KnowledgeBaseConfig {
+    /// ClickHouse HTTP URL, e.g. `http://127.0.0.1:8123`.
+    pub clickhouse_url: String,
+    /// ClickHouse database (created with the schema on connect).
+    pub clickhouse_database: String,
+    /// Redis URL, e.g. `redis://127.0.0.1:6379`.
+    pub redis_url: String,
+    /// How concurrent learns are batched.
+    pub group_commit: GroupCommitConfig,
+    /// Redis timeouts and pipeline sizes.
+    pub redis: RedisConfig,
+    /// The MinHash scheme of stored signatures.
+    pub minhash: MinHashConfig,
+}
+
+impl KnowledgeBaseConfig {
+    /// Default settings for the given stores.
+    pub fn new(clickhouse_url: impl Into<String>, redis_url: impl Into<String>) -> Self {
+        Self {
+            clickhouse_url: clickhouse_url.into(),
+            clickhouse_database: schema::DEFAULT_DATABASE.to_owned(),
+            redis_url: redis_url.into(),
+            group_commit: GroupCommitConfig::default(),
+            redis: RedisConfig::default(),
+            minhash: MinHashConfig::default(),
+        }
+    }
+}
+
+/// What comes with a learn besides the pattern.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LearnContext {
+    /// One map per observation that had emotives, oldest first.
+    pub emotives: Vec<BTreeMap<String, f64>>,
+    /// One map per observation that had metadata, oldest first (values any JSON).
+    pub metadata: Vec<Map<String, Value>>,
+    /// How many emotive entries the pattern keeps (1..=100).
+    pub persistence: u32,
+}
+
+impl Default for LearnContext {
+    fn default() -> Self {
+        Self {
+            emotives: Vec::new(),
+            metadata: Vec::new(),
+            persistence: DEFAULT_PERSISTENCE,
+        }
+    }
+}
+
+/// The result of a learn that stored a pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Learned {
+    /// The pattern's name.
+    pub name: PatternName,
+    /// Whether this learn created it.
+    pub is_new: bool,
+    /// Its frequency after the learn.
+    pub frequency: u64,
+}
+
+/// A stored pattern in the shape of the reference's `GET /pattern/{id}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredPattern {
+    /// `PTRN|<hex>`.
+    pub name: String,
+    /// The events.
+    pub pattern_data: Vec<Vec<String>>,
+    /// Symbols with duplicates.
+    pub length: u32,
+    /// Times learned (0 when Redis lost it; `verify` reports that).
+    pub frequency: u64,
+    /// The emotive window, oldest first.
+    pub emotives: Vec<Map<String, Value>>,
+    /// Per key, the sorted distinct values.
+    pub metadata: BTreeMap<String, Vec<String>>,
+}
+
+/// The knowledge-base facade: one per process, shared, cheap to clone.
+#[derive(Debug, Clone)]
+pub struct KnowledgeBase {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    clickhouse: ClickHouseStore,
+    redis: RedisWriter,
+    minhasher: MinHasher,
+    learner: GroupCommit<LearnSink>,
+}
+
+/// One group commit over both stores: the batch goes to ClickHouse (bodies, index, LSH, then
+/// the learn log) and, once acknowledged, to Redis in the same order. Redis therefore applies
+/// learns in learn-log order, which is what lets a replay of the log reproduce it exactly.
+#[derive(Debug, Clone)]
+pub(crate) struct LearnSink {
+    clickhouse: ClickHouseStore,
+    redis: RedisWriter,
+}
+
+impl BatchSink for LearnSink {
+    type Item = LearnRecords;
+    type Output = LearnOutcome;
+    type Error = KbError;
+
+    async fn commit(&self, items: Vec<LearnRecords>) -> Result<Vec<LearnOutcome>, KbError> {
+        let (writes, updates): (Vec<_>, Vec<_>) =
+            items.into_iter().map(LearnRecords::into_parts).unzip();
+        self.clickhouse.insert_batch(&writes).await?;
+        Ok(self.redis.apply_learns(&updates).await?)
+    }
+}
+
+impl KnowledgeBase {
+    /// Connects to both stores, applies the ClickHouse schema and starts the learn writer on
+    /// the current tokio runtime.
+    pub async fn connect(config: KnowledgeBaseConfig) -> Result<Self, KbError> {
+        let client = kato_clickhouse::connect(&config.clickhouse_url);
+        schema::ensure_schema(&client, &config.clickhouse_database).await?;
+        let clickhouse = ClickHouseStore::new(client, &config.clickhouse_database)?;
+        let redis = RedisWriter::connect(&config.redis_url, config.redis).await?;
+        let learner = GroupCommit::spawn(
+            LearnSink {
+                clickhouse: clickhouse.clone(),
+                redis: redis.clone(),
+            },
+            config.group_commit,
+        );
+        Ok(Self {
+            inner: Arc::new(Inner {
+                clickhouse,
+                redis,
+                minhasher: MinHasher::new(config.minhash),
+                learner,
+            }),
+        })
+    }
+
+    /// The ClickHouse side, for reads this facade does not wrap.
+    pub fn clickhouse(&self) -> &ClickHouseStore {
+        &self.inner.clickhouse
+    }
+
+    /// The Redis side, for reads this facade does not wrap.
+    pub fn redis(&self) -> &RedisWriter {
+        &self.inner.redis
+    }
+
+    /// Learns `pattern` into `kb`. A pattern of fewer than two symbols is not stored (the
+    /// reference's rule) and gives `None`. Otherwise the call returns once the learn is durable
+    /// in ClickHouse and applied in Redis, visible to the very next read.
+    pub async fn learn(
+        &self,
+        kb: &KbId,
+        pattern: &Pattern,
+        context: &LearnContext,
+    ) -> Result<Option<Learned>, KbError> {
+        if !pattern.is_storable() {
+            return Ok(None);
+        }
+        validate_context(context)?;
+        let records = LearnRecords::build(
+            kb,
+            pattern,
+            &self.inner.minhasher,
+            &context.emotives,
+            accumulate_metadata(&context.metadata),
+            context.persistence,
+        )?;
+        let outcome = self
+            .inner
+            .learner
+            .submit(records)
+            .await
+            .map_err(|e| match e {
+                GroupCommitError::Batch(cause) => KbError::Batch(cause),
+                GroupCommitError::WriterStopped => KbError::WriterStopped,
+            })?;
+        Ok(Some(Learned {
+            name: pattern.name(),
+            is_new: outcome.is_new,
+            frequency: outcome.frequency,
+        }))
+    }
+
+    /// The pattern `name` of `kb` with its frequency, emotives and metadata; `None` when the
+    /// kb has no such pattern.
+    pub async fn get_pattern(
+        &self,
+        kb: &KbId,
+        name: &PatternName,
+    ) -> Result<Option<StoredPattern>, KbError> {
+        let hex = name.as_hex();
+        let Some(body) = self.inner.clickhouse.get_pattern_data(kb, hex).await? else {
+            return Ok(None);
+        };
+        let redis = &self.inner.redis;
+        let (frequency, emotives, metadata) = tokio::try_join!(
+            redis.get_frequency(kb, hex),
+            redis.get_emotives(kb, hex),
+            redis.get_metadata(kb, hex),
+        )?;
+        let emotives = emotives
+            .iter()
+            .filter_map(|text| serde_json::from_str::<Map<String, Value>>(text).ok())
+            .collect();
+        Ok(Some(StoredPattern {
+            name: name.to_string(),
+            pattern_data: body.pattern_data,
+            length: body.length,
+            frequency,
+            emotives,
+            metadata,
+        }))
+    }
+
+    /// Removes everything of `kb` from both stores (its partitions, learn log included, and
+    /// every key under its Redis prefix); no other kb is touched.
+    pub async fn clear_all(&self, kb: &KbId) -> Result<(), KbError> {
+        self.inner.clickhouse.delete_all_patterns(kb).await?;
+        self.inner.redis.delete_all_metadata(kb).await?;
+        Ok(())
+    }
+
+    /// [`Self::clear_all`] for throwaway kbs: refuses unless the id starts with `test_` or
+    /// `force` is set.
+    pub async fn drop_database(&self, kb: &KbId, force: bool) -> Result<(), KbError> {
+        if !force && !kb.as_str().starts_with("test_") {
+            return Err(KbError::DropRefused(kb.to_string()));
+        }
+        self.clear_all(kb).await
+    }
+
+    /// Statistics of every symbol of `kb`.
+    pub async fn symbol_stats(&self, kb: &KbId) -> Result<BTreeMap<String, SymbolStats>, KbError> {
+        Ok(self.inner.redis.all_symbol_stats(kb).await?)
+    }
+
+    /// One symbol's affinity (emotive -> running sum); empty when it has none.
+    pub async fn symbol_affinity(
+        &self,
+        kb: &KbId,
+        symbol: &str,
+    ) -> Result<BTreeMap<String, f64>, KbError> {
+        Ok(self.inner.redis.symbol_affinity(kb, symbol).await?)
+    }
+
+    /// Every symbol's affinity, for the symbols that have one.
+    pub async fn all_affinities(
+        &self,
+        kb: &KbId,
+    ) -> Result<BTreeMap<String, BTreeMap<String, f64>>, KbError> {
+        let mut affinities = BTreeMap::new();
+        for symbol in self.inner.redis.all_symbol_stats(kb).await?.into_keys() {
+            let affinity = self.inner.redis.symbol_affinity(kb, &symbol).await?;
+            if !affinity.is_empty() {
+                affinities.insert(symbol, affinity);
+            }
+        }
+        Ok(affinities)
+    }
+
+    /// The kb's global counters.
+    pub async fn global_counters(&self, kb: &KbId) -> Result<GlobalCounters, KbError> {
+        Ok(self.inner.redis.global_counters(kb).await?)
+    }
+
+    /// Number of distinct patterns of `kb`.
+    pub async fn count_patterns(&self, kb: &KbId) -> Result<u64, KbError> {
+        Ok(self.inner.redis.count_patterns(kb).await?)
+    }
+}
+
+fn validate_context(context: &LearnContext) -> Result<(), KbError> {
+    if !(1..=MAX_PERSISTENCE).contains(&context.persistence) {
+        return Err(KbError::InvalidInput {
+            field: "persistence",
+            reason: format!("{} is not in 1..={MAX_PERSISTENCE}", context.persistence),
+        });
+    }
+    for emotives in &context.emotives {
+        if let Some((key, value)) = emotives.iter().find(|(_, v)| !v.is_finite()) {
+            return Err(KbError::InvalidInput {
+                field: "emotives",
+                reason: format!("{key:?} is {value}, not a finite number"),
+            });
+        }
+    }
+    Ok(())
+}

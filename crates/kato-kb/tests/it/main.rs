@@ -1,0 +1,5 @@
+//! Integration tests of kato-kb against real ClickHouse and Redis (`cargo xtask test`).
+
+mod learn;
+mod repair;
+mod support;
