@@ -28,12 +28,23 @@ pub(crate) struct WriteArgs {
     /// Patterns per call (each caller uses the writers' batch forms).
     #[arg(long, default_value_t = 100)]
     batch: usize,
+    /// Write to one store only, to see where the time goes.
+    #[arg(long, value_enum)]
+    only: Option<Store>,
     /// Workload seed.
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Print only the JSON line.
     #[arg(long)]
     json: bool,
+}
+
+/// A store of the write path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Store {
+    Clickhouse,
+    Redis,
 }
 
 pub(crate) fn run(args: &WriteArgs) -> Result<i32> {
@@ -129,6 +140,7 @@ async fn measure(
                 Arc::clone(&minhasher),
             );
             let batch = args.batch.max(1);
+            let only = args.only;
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 loop {
@@ -147,10 +159,14 @@ async fn measure(
                         writes.push(write);
                         updates.push(update);
                     }
-                    for result in writer.write_patterns(writes).await {
-                        result?;
+                    if only != Some(Store::Redis) {
+                        for result in writer.write_patterns(writes).await {
+                            result?;
+                        }
                     }
-                    redis.apply_learns(&updates).await?;
+                    if only != Some(Store::Clickhouse) {
+                        redis.apply_learns(&updates).await?;
+                    }
                     latencies.push(call.elapsed());
                     done.fetch_add(chunk.len(), Ordering::Relaxed);
                 }
@@ -164,18 +180,21 @@ async fn measure(
     let elapsed = started.elapsed();
     progress.abort();
 
-    let written = store.count_patterns(&kb).await?;
-    anyhow::ensure!(
-        written == args.patterns as u64,
-        "ClickHouse holds {written} patterns, expected {}",
-        args.patterns
-    );
-    let counted = redis.count_patterns(&kb).await?;
-    anyhow::ensure!(
-        counted == args.patterns as u64,
-        "Redis counts {counted} patterns, expected {}",
-        args.patterns
-    );
+    let expected = args.patterns as u64;
+    if args.only != Some(Store::Redis) {
+        let written = store.count_patterns(&kb).await?;
+        anyhow::ensure!(
+            written == expected,
+            "ClickHouse holds {written} patterns, expected {expected}"
+        );
+    }
+    if args.only != Some(Store::Clickhouse) {
+        let counted = redis.count_patterns(&kb).await?;
+        anyhow::ensure!(
+            counted == expected,
+            "Redis counts {counted} patterns, expected {expected}"
+        );
+    }
 
     redis.delete_all_metadata(&kb).await?;
     client
@@ -197,5 +216,6 @@ async fn measure(
         "concurrency": args.concurrency,
         "batch": args.batch,
         "vocab": args.vocab,
+        "only": args.only,
     }))
 }
