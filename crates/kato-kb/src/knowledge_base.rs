@@ -275,14 +275,7 @@ impl KnowledgeBase {
         &self,
         kb: &KbId,
     ) -> Result<BTreeMap<String, BTreeMap<String, f64>>, KbError> {
-        let mut affinities = BTreeMap::new();
-        for symbol in self.inner.redis.all_symbol_stats(kb).await?.into_keys() {
-            let affinity = self.inner.redis.symbol_affinity(kb, &symbol).await?;
-            if !affinity.is_empty() {
-                affinities.insert(symbol, affinity);
-            }
-        }
-        Ok(affinities)
+        Ok(self.inner.redis.all_affinities(kb).await?)
     }
 
     /// The kb's global counters.

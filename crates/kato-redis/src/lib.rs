@@ -21,11 +21,16 @@ pub use writer::{
     GlobalCounters, LearnOutcome, LearnUpdate, RedisConfig, RedisWriter, StoredValue, SymbolStats,
 };
 
-/// Opens a managed connection to the Redis at `url` (e.g. `redis://127.0.0.1:6379`).
-pub async fn connect(url: &str) -> Result<ConnectionManager, RedisError> {
+/// Opens a managed connection to the Redis at `url` (e.g. `redis://127.0.0.1:6379`) with the
+/// connect and response timeouts of `config`.
+pub async fn connect(url: &str, config: &RedisConfig) -> Result<ConnectionManager, RedisError> {
     let client = redis::Client::open(url).map_err(|source| RedisError::InvalidUrl {
         url: url.to_owned(),
         source,
     })?;
-    Ok(ConnectionManager::new(client).await?)
+    let manager_config = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(config.connect_timeout))
+        .set_response_timeout(Some(config.response_timeout))
+        .set_number_of_retries(2);
+    Ok(ConnectionManager::new_with_config(client, manager_config).await?)
 }

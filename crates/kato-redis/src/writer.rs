@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use kato_core::KbId;
 use redis::AsyncCommands;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 
 use crate::RedisError;
 use crate::keys::{KbKeys, metadata_field, parse_metadata_field};
@@ -112,15 +112,7 @@ impl std::fmt::Debug for RedisWriter {
 impl RedisWriter {
     /// Connects to the Redis at `url` (e.g. `redis://127.0.0.1:6379`).
     pub async fn connect(url: &str, config: RedisConfig) -> Result<Self, RedisError> {
-        let client = redis::Client::open(url).map_err(|source| RedisError::InvalidUrl {
-            url: url.to_owned(),
-            source,
-        })?;
-        let manager_config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(config.connect_timeout))
-            .set_response_timeout(Some(config.response_timeout))
-            .set_number_of_retries(2);
-        let connection = ConnectionManager::new_with_config(client, manager_config).await?;
+        let connection = crate::connect(url, &config).await?;
         Ok(Self {
             connection,
             learn_script: Arc::new(redis::Script::new(LEARN_SCRIPT)),
@@ -378,6 +370,31 @@ impl RedisWriter {
     ) -> Result<BTreeMap<String, f64>, RedisError> {
         let mut connection = self.connection.clone();
         Ok(connection.hgetall(KbKeys::new(kb).affinity(symbol)).await?)
+    }
+
+    /// Every symbol's affinity, for the symbols that have one (the kb's symbols from
+    /// `symbols:freq`, their affinity hashes read in pipelines of `max_pipeline`).
+    pub async fn all_affinities(
+        &self,
+        kb: &KbId,
+    ) -> Result<BTreeMap<String, BTreeMap<String, f64>>, RedisError> {
+        let keys = KbKeys::new(kb);
+        let mut connection = self.connection.clone();
+        let symbols: Vec<String> = connection.hkeys(keys.symbol_frequencies()).await?;
+        let mut affinities = BTreeMap::new();
+        for chunk in symbols.chunks(self.config.max_pipeline.max(1)) {
+            let mut pipe = redis::pipe();
+            for symbol in chunk {
+                pipe.hgetall(keys.affinity(symbol));
+            }
+            let maps: Vec<BTreeMap<String, f64>> = pipe.query_async(&mut connection).await?;
+            for (symbol, affinity) in chunk.iter().zip(maps) {
+                if !affinity.is_empty() {
+                    affinities.insert(symbol.clone(), affinity);
+                }
+            }
+        }
+        Ok(affinities)
     }
 
     /// The bare names of the patterns that contain `symbol`, sorted.

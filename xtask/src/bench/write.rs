@@ -12,7 +12,7 @@ use kato_kb::records::LearnRecords;
 use kato_redis::{RedisConfig, RedisWriter};
 
 use super::workload::{Workload, Zipf, events_with};
-use crate::services::{self, Mode};
+use crate::services;
 
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct WriteArgs {
@@ -52,17 +52,12 @@ pub(crate) fn run(args: &WriteArgs) -> Result<i32> {
         // Writers built without optimisation would measure the compiler, not the design.
         return super::rerun_optimized();
     }
-    crate::process::catch_interrupts();
-    let dir = std::env::temp_dir().join(format!("kato-bench-{}", std::process::id()));
-    let outcome = services::up(&dir, Mode::Throwaway).and_then(|urls| {
+    let report = services::with_throwaway("bench", |urls| {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?;
         runtime.block_on(measure(args, &urls.clickhouse, &urls.redis))
-    });
-    services::down(&dir).ok();
-    std::fs::remove_dir_all(&dir).ok();
-    let report = outcome?;
+    })?;
     if args.json {
         println!("{report}");
     } else {

@@ -3,12 +3,12 @@
 //! chdb engine served by a child process of xtask (see [`crate::chdb`]).
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
-use super::{Mode, ServiceState, find_on_path, log_tail};
+use super::{Launch, Mode, existing_url, find_on_path, port_for, spawn_and_wait};
 use crate::{chdb, process};
 
 const PREFERRED_PORT: u16 = 18123;
@@ -21,30 +21,20 @@ const READY_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// Starts ClickHouse under `service_dir` (or reuses the one running there) and returns its URL.
 pub(super) fn up(service_dir: &Path, mode: Mode) -> Result<String> {
-    if let Ok(url) = std::env::var("KATO_CLICKHOUSE_URL") {
-        eprintln!("clickhouse: using {url} from KATO_CLICKHOUSE_URL; starting nothing");
+    if let Some(url) = existing_url(
+        service_dir,
+        "clickhouse",
+        "KATO_CLICKHOUSE_URL",
+        process::clickhouse_answers,
+    )? {
         return Ok(url);
-    }
-    if let Some(state) = ServiceState::read(service_dir)?
-        && state.is_running()
-        && process::clickhouse_answers(state.port)
-    {
-        eprintln!(
-            "clickhouse: already running ({}), pid {} on port {}",
-            state.engine, state.pid, state.port
-        );
-        return Ok(state.url());
     }
     std::fs::create_dir_all(service_dir)?;
     let data_dir = service_dir.join("data");
     std::fs::create_dir_all(&data_dir)?;
-    let port = match mode {
-        Mode::Persistent => process::preferred_or_free_port(PREFERRED_PORT)?,
-        Mode::Throwaway => process::free_port()?,
-    };
-    let log = service_dir.join("clickhouse.log");
+    let port = port_for(mode, PREFERRED_PORT)?;
 
-    let (mut cmd, engine, cmdline_marker) = match find_on_path("clickhouse") {
+    let (cmd, engine, cmdline_marker) = match find_on_path("clickhouse") {
         Some(binary) => {
             let config = write_server_config(service_dir, &data_dir, port)?;
             let mut cmd = Command::new(binary);
@@ -71,64 +61,16 @@ pub(super) fn up(service_dir: &Path, mode: Mode) -> Result<String> {
             (cmd, "chdb", "serve-chdb")
         }
     };
-    cmd.stdin(Stdio::null())
-        .stdout(std::fs::File::create(&log)?)
-        .stderr(std::fs::File::create(
-            service_dir.join("clickhouse.stderr.log"),
-        )?)
-        .current_dir(service_dir);
-    process::configure_lifetime(&mut cmd, mode.lifetime());
-    let child = cmd
-        .spawn()
-        .with_context(|| format!("starting ClickHouse ({engine})"))?;
-    let state = ServiceState {
-        pid: child.id(),
+    let launch = Launch {
+        name: "clickhouse",
+        engine,
+        cmdline_marker,
+        scheme: "http",
         port,
-        engine: engine.to_owned(),
-        cmdline_marker: cmdline_marker.to_owned(),
-        scheme: "http".to_owned(),
+        probe: process::clickhouse_answers,
+        ready_timeout: READY_TIMEOUT,
     };
-    state.write(service_dir)?;
-    wait_ready(child, &state, service_dir)?;
-    eprintln!(
-        "clickhouse: started {engine}, pid {} on port {port}, data in {}",
-        state.pid,
-        data_dir.display()
-    );
-    Ok(state.url())
-}
-
-fn wait_ready(mut child: Child, state: &ServiceState, service_dir: &Path) -> Result<()> {
-    let mut exited = None;
-    let ready = process::wait_until(READY_TIMEOUT, || {
-        if let Ok(Some(status)) = child.try_wait() {
-            exited = Some(status);
-            return true;
-        }
-        process::clickhouse_answers(state.port)
-    });
-    let logs = || {
-        format!(
-            "{}\n{}",
-            log_tail(&service_dir.join("clickhouse.log")),
-            log_tail(&service_dir.join("clickhouse.stderr.log"))
-        )
-    };
-    if let Some(status) = exited {
-        bail!(
-            "ClickHouse ({}) exited with {status} at start; its log:\n{}",
-            state.engine,
-            logs()
-        );
-    }
-    if !ready {
-        process::terminate(state.pid, Duration::from_secs(5))?;
-        bail!(
-            "ClickHouse did not answer /ping within {READY_TIMEOUT:?}; its log:\n{}",
-            logs()
-        );
-    }
-    Ok(())
+    Ok(spawn_and_wait(cmd, service_dir, mode, &launch)?.url())
 }
 
 /// A private config for `clickhouse server`: HTTP only, on 127.0.0.1, everything under

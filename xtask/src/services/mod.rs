@@ -57,6 +57,40 @@ pub(crate) fn up(dir: &Path, mode: Mode) -> Result<ServiceUrls> {
     Ok(ServiceUrls { clickhouse, redis })
 }
 
+/// Runs `work` against throwaway services in a fresh temp dir, then always stops them and
+/// removes the dir, also when `work` fails or the run is interrupted (Ctrl-C is caught so the
+/// cleanup runs; child processes still get it).
+pub(crate) fn with_throwaway<T>(
+    label: &str,
+    work: impl FnOnce(&ServiceUrls) -> Result<T>,
+) -> Result<T> {
+    process::catch_interrupts();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let dir = std::env::temp_dir().join(format!("kato-{label}-{}-{nanos:x}", std::process::id()));
+    let outcome = up(&dir, Mode::Throwaway).and_then(|urls| {
+        eprintln!(
+            "{label}: throwaway services: ClickHouse {} and Redis {}",
+            urls.clickhouse, urls.redis
+        );
+        work(&urls)
+    });
+    if let Err(e) = down(&dir) {
+        eprintln!("{label}: stopping the throwaway services failed: {e:#}");
+    }
+    if let Err(e) = std::fs::remove_dir_all(&dir) {
+        eprintln!("{label}: removing {} failed: {e}", dir.display());
+    }
+    if process::interrupted() {
+        eprintln!(
+            "{label}: interrupted; services stopped and {} removed",
+            dir.display()
+        );
+    }
+    outcome
+}
+
 /// Stops the services recorded under `dir` and waits until their processes are gone.
 pub(crate) fn down(dir: &Path) -> Result<()> {
     for name in ["clickhouse", "redis"] {
@@ -147,6 +181,115 @@ impl ServiceState {
     fn url(&self) -> String {
         format!("{}://127.0.0.1:{}", self.scheme, self.port)
     }
+}
+
+/// The URL of the service when nothing needs starting: the one its environment variable names,
+/// or the one already running (and answering `probe`) under `service_dir`.
+fn existing_url(
+    service_dir: &Path,
+    name: &str,
+    env_var: &str,
+    probe: fn(u16) -> bool,
+) -> Result<Option<String>> {
+    if let Ok(url) = std::env::var(env_var) {
+        eprintln!("{name}: using {url} from {env_var}; starting nothing");
+        return Ok(Some(url));
+    }
+    if let Some(state) = ServiceState::read(service_dir)?
+        && state.is_running()
+        && probe(state.port)
+    {
+        eprintln!(
+            "{name}: already running ({}), pid {} on port {}",
+            state.engine, state.pid, state.port
+        );
+        return Ok(Some(state.url()));
+    }
+    Ok(None)
+}
+
+/// The port a new service listens on: the preferred one when persistent and free, else any.
+fn port_for(mode: Mode, preferred: u16) -> Result<u16> {
+    match mode {
+        Mode::Persistent => process::preferred_or_free_port(preferred),
+        Mode::Throwaway => process::free_port(),
+    }
+}
+
+/// What `spawn_and_wait` needs to know about the service it starts.
+struct Launch {
+    name: &'static str,
+    engine: &'static str,
+    cmdline_marker: &'static str,
+    scheme: &'static str,
+    port: u16,
+    probe: fn(u16) -> bool,
+    ready_timeout: Duration,
+}
+
+/// Starts `cmd` with its output in `<name>.log` / `<name>.stderr.log` under `service_dir`,
+/// records its state, and waits until it answers `probe` (stopping it again if it never does).
+fn spawn_and_wait(
+    mut cmd: std::process::Command,
+    service_dir: &Path,
+    mode: Mode,
+    launch: &Launch,
+) -> Result<ServiceState> {
+    let logs = [
+        service_dir.join(format!("{}.log", launch.name)),
+        service_dir.join(format!("{}.stderr.log", launch.name)),
+    ];
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&logs[0])?)
+        .stderr(std::fs::File::create(&logs[1])?)
+        .current_dir(service_dir);
+    process::configure_lifetime(&mut cmd, mode.lifetime());
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("starting {} ({})", launch.name, launch.engine))?;
+    let state = ServiceState {
+        pid: child.id(),
+        port: launch.port,
+        engine: launch.engine.to_owned(),
+        cmdline_marker: launch.cmdline_marker.to_owned(),
+        scheme: launch.scheme.to_owned(),
+    };
+    state.write(service_dir)?;
+    let mut exited = None;
+    let ready = process::wait_until(launch.ready_timeout, || {
+        if let Ok(Some(status)) = child.try_wait() {
+            exited = Some(status);
+            return true;
+        }
+        (launch.probe)(launch.port)
+    });
+    let log_tails = || format!("{}\n{}", log_tail(&logs[0]), log_tail(&logs[1]));
+    if let Some(status) = exited {
+        anyhow::bail!(
+            "{} ({}) exited with {status} at start; its log:\n{}",
+            launch.name,
+            launch.engine,
+            log_tails()
+        );
+    }
+    if !ready {
+        process::terminate(state.pid, Duration::from_secs(5))?;
+        anyhow::bail!(
+            "{} did not answer within {:?}; its log:\n{}",
+            launch.name,
+            launch.ready_timeout,
+            log_tails()
+        );
+    }
+    eprintln!(
+        "{}: started {}, pid {} on port {}, data in {}",
+        launch.name,
+        launch.engine,
+        state.pid,
+        launch.port,
+        service_dir.display()
+    );
+    Ok(state)
 }
 
 /// The last lines of a service's log, for error messages.

@@ -1,39 +1,29 @@
 //! Redis from `redis-server` on PATH, installed with apt when missing and permitted.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use super::{Mode, ServiceState, find_on_path, log_tail};
+use super::{Launch, Mode, existing_url, find_on_path, port_for, spawn_and_wait};
 use crate::process;
 
 const PREFERRED_PORT: u16 = 16379;
 
 /// Starts Redis under `service_dir` (or reuses the one running there) and returns its URL.
 pub(super) fn up(service_dir: &Path, mode: Mode) -> Result<String> {
-    if let Ok(url) = std::env::var("KATO_REDIS_URL") {
-        eprintln!("redis: using {url} from KATO_REDIS_URL; starting nothing");
+    if let Some(url) = existing_url(
+        service_dir,
+        "redis",
+        "KATO_REDIS_URL",
+        process::redis_answers,
+    )? {
         return Ok(url);
-    }
-    if let Some(state) = ServiceState::read(service_dir)?
-        && state.is_running()
-        && process::redis_answers(state.port)
-    {
-        eprintln!(
-            "redis: already running, pid {} on port {}",
-            state.pid, state.port
-        );
-        return Ok(state.url());
     }
     let program = redis_server()?;
     std::fs::create_dir_all(service_dir)?;
-    let port = match mode {
-        Mode::Persistent => process::preferred_or_free_port(PREFERRED_PORT)?,
-        Mode::Throwaway => process::free_port()?,
-    };
-    let log = service_dir.join("redis.log");
+    let port = port_for(mode, PREFERRED_PORT)?;
     let mut cmd = Command::new(&program);
     cmd.arg("--port")
         .arg(port.to_string())
@@ -52,48 +42,16 @@ pub(super) fn up(service_dir: &Path, mode: Mode) -> Result<String> {
         Mode::Persistent => cmd.args(["--appendonly", "yes", "--appendfsync", "everysec"]),
         Mode::Throwaway => cmd.args(["--appendonly", "no"]),
     };
-    cmd.stdin(Stdio::null())
-        .stdout(std::fs::File::create(&log)?)
-        .stderr(std::fs::File::create(service_dir.join("redis.stderr.log"))?);
-    process::configure_lifetime(&mut cmd, mode.lifetime());
-    let mut child = cmd
-        .spawn()
-        .with_context(|| format!("starting {}", program.display()))?;
-    let state = ServiceState {
-        pid: child.id(),
+    let launch = Launch {
+        name: "redis",
+        engine: "redis-server",
+        cmdline_marker: "redis-server",
+        scheme: "redis",
         port,
-        engine: "redis-server".to_owned(),
-        cmdline_marker: "redis-server".to_owned(),
-        scheme: "redis".to_owned(),
+        probe: process::redis_answers,
+        ready_timeout: Duration::from_secs(15),
     };
-    state.write(service_dir)?;
-    let mut exited = None;
-    let ready = process::wait_until(Duration::from_secs(15), || {
-        if let Ok(Some(status)) = child.try_wait() {
-            exited = Some(status);
-            return true;
-        }
-        process::redis_answers(port)
-    });
-    if let Some(status) = exited {
-        bail!(
-            "redis-server exited with {status} at start; its log:\n{}",
-            log_tail(&log)
-        );
-    }
-    if !ready {
-        process::terminate(state.pid, Duration::from_secs(5))?;
-        bail!(
-            "redis-server did not answer PING within 15 s; its log:\n{}",
-            log_tail(&log)
-        );
-    }
-    eprintln!(
-        "redis: started pid {} on port {port}, data in {}",
-        state.pid,
-        service_dir.display()
-    );
-    Ok(state.url())
+    Ok(spawn_and_wait(cmd, service_dir, mode, &launch)?.url())
 }
 
 /// `redis-server` from PATH; on Debian or Ubuntu as root, installs the package when missing.

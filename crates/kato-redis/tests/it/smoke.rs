@@ -9,7 +9,9 @@ async fn write_and_read_keys_through_a_connection_manager() {
     else {
         return;
     };
-    let mut redis = kato_redis::connect(&url).await.expect("connect");
+    let mut redis = kato_redis::connect(&url, &kato_redis::RedisConfig::default())
+        .await
+        .expect("connect");
     let kb = kato_test_support::unique_kb_id("redis_smoke");
     let text_key = format!("kato:{{{kb}}}:smoke:text");
     let counter_key = format!("kato:{{{kb}}}:smoke:counter");
@@ -30,7 +32,7 @@ async fn write_and_read_keys_through_a_connection_manager() {
 
 #[tokio::test]
 async fn an_invalid_url_is_a_typed_error() {
-    let err = kato_redis::connect("not a url")
+    let err = kato_redis::connect("not a url", &kato_redis::RedisConfig::default())
         .await
         .expect_err("must fail");
     assert!(
