@@ -4,6 +4,9 @@ pub enum ClickHouseError {
     /// ClickHouse was unreachable or rejected a query.
     #[error("clickhouse: {0}")]
     Client(#[from] clickhouse::error::Error),
+    /// A pattern name that is not 40 lowercase hex digits.
+    #[error("invalid pattern name {0:?}: expected 40 lowercase hex digits")]
+    InvalidPatternName(String),
     /// The group-committed batch that carried this write failed.
     #[error("the batch carrying this write failed: {0}")]
     BatchFailed(std::sync::Arc<ClickHouseError>),

@@ -13,7 +13,7 @@ mod writer;
 pub use clickhouse::Client;
 pub use error::ClickHouseError;
 pub use group_commit::{BatchSink, GroupCommit, GroupCommitConfig, GroupCommitError};
-pub use rows::{LearnLogRow, LshBucketRow, PatternRow, SymbolIndexRow};
+pub use rows::{LearnLogRow, LshBucketRow, NAME_BYTES, PatternRow, SymbolIndexRow, name_bytes};
 pub use writer::{ClickHouseStore, ClickHouseWriter, PatternWrite};
 
 /// Builds a client for the ClickHouse HTTP interface at `url` (e.g. `http://127.0.0.1:8123`).

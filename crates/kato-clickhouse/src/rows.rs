@@ -29,14 +29,14 @@ pub struct PatternRow {
 }
 
 /// A `symbol_index` row: symbol `symbol` occurs `count` times in pattern `name`.
-#[derive(Debug, Clone, PartialEq, Eq, Row, Serialize, Deserialize)]
-pub struct SymbolIndexRow {
+#[derive(Debug, Clone, PartialEq, Eq, Row, Serialize)]
+pub struct SymbolIndexRow<'a> {
     /// The kb.
-    pub kb_id: String,
+    pub kb_id: &'a str,
     /// The symbol.
-    pub symbol: String,
-    /// The bare pattern name.
-    pub name: String,
+    pub symbol: &'a str,
+    /// The pattern name as its 20 SHA-1 bytes (see [`name_bytes`]).
+    pub name: [u8; NAME_BYTES],
     /// Occurrences of the symbol in the pattern.
     pub count: u32,
     /// The pattern's length (symbols with duplicates), for the similarity bound.
@@ -44,16 +44,41 @@ pub struct SymbolIndexRow {
 }
 
 /// An `lsh_buckets` row: band `band_index` of pattern `name` hashes to `band_hash`.
-#[derive(Debug, Clone, PartialEq, Eq, Row, Serialize, Deserialize)]
-pub struct LshBucketRow {
+#[derive(Debug, Clone, PartialEq, Eq, Row, Serialize)]
+pub struct LshBucketRow<'a> {
     /// The kb.
-    pub kb_id: String,
+    pub kb_id: &'a str,
     /// Which band.
     pub band_index: u8,
     /// The band's hash.
     pub band_hash: u64,
-    /// The bare pattern name.
-    pub name: String,
+    /// The pattern name as its 20 SHA-1 bytes.
+    pub name: [u8; NAME_BYTES],
+}
+
+/// Bytes of a pattern name in the index tables (`FixedString(20)`).
+pub const NAME_BYTES: usize = 20;
+
+/// The 20 bytes of a bare 40-hex pattern name, as the index tables store it (half the bytes of
+/// the hex text, and index rows are most of what a learn writes); `None` if `name` is not 40
+/// lowercase hex digits. SQL turns them back into the name with `lower(hex(name))`.
+pub fn name_bytes(name: &str) -> Option<[u8; NAME_BYTES]> {
+    fn digit(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            _ => None,
+        }
+    }
+    let hex = name.as_bytes();
+    if hex.len() != 2 * NAME_BYTES {
+        return None;
+    }
+    let mut bytes = [0; NAME_BYTES];
+    for (byte, pair) in bytes.iter_mut().zip(hex.chunks_exact(2)) {
+        *byte = digit(pair[0])? << 4 | digit(pair[1])?;
+    }
+    Some(bytes)
 }
 
 /// A `learn_log` row: one learn, enough to replay its Redis update exactly.
@@ -71,4 +96,28 @@ pub struct LearnLogRow {
     pub metadata: Vec<(String, String)>,
     /// The emotive window kept for the pattern.
     pub persistence: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_bytes_decode_lowercase_hex_only() {
+        let name = "00ff10a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6";
+        let bytes = name_bytes(name).unwrap();
+        assert_eq!(bytes[..3], [0x00, 0xff, 0x10]);
+        assert_eq!(bytes[19], 0xe6);
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, name);
+        for bad in [
+            "",
+            "00ff",
+            &name.to_uppercase(),
+            &format!("{}g", &name[..39]),
+            &format!("{name}00"),
+        ] {
+            assert_eq!(name_bytes(bad), None, "{bad}");
+        }
+    }
 }

@@ -25,12 +25,13 @@ struct Migration {
 /// query of one kb reads another's parts) and a `ReplacingMergeTree` whose sort key is the row's
 /// identity, so a repeated insert of the same row collapses in merges; reads dedupe as well,
 /// because merges are asynchronous. Why each sort key is what it is: `docs/ARCHITECTURE.md`.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "patterns_data, symbol_index, lsh_buckets, learn_log",
-    statements: &[
-        // Point lookups by name (get, exists) and fetching candidate bodies by name.
-        "CREATE TABLE IF NOT EXISTS {db}.patterns_data (
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "patterns_data, symbol_index, lsh_buckets, learn_log",
+        statements: &[
+            // Point lookups by name (get, exists) and fetching candidate bodies by name.
+            "CREATE TABLE IF NOT EXISTS {db}.patterns_data (
             kb_id LowCardinality(String),
             name String,
             pattern_data Array(Array(String)),
@@ -46,9 +47,9 @@ const MIGRATIONS: &[Migration] = &[Migration {
         ENGINE = ReplacingMergeTree
         PARTITION BY kb_id
         ORDER BY (kb_id, name)",
-        // The inverted index: candidates are the patterns that share a symbol with the STM,
-        // found by a range read per symbol; `count` and `length` give the similarity bound.
-        "CREATE TABLE IF NOT EXISTS {db}.symbol_index (
+            // The inverted index: candidates are the patterns that share a symbol with the STM,
+            // found by a range read per symbol; `count` and `length` give the similarity bound.
+            "CREATE TABLE IF NOT EXISTS {db}.symbol_index (
             kb_id LowCardinality(String),
             symbol String,
             name String,
@@ -58,8 +59,8 @@ const MIGRATIONS: &[Migration] = &[Migration {
         ENGINE = ReplacingMergeTree
         PARTITION BY kb_id
         ORDER BY (kb_id, symbol, name)",
-        // LSH: one row per band; a lookup is a range read per (band, hash).
-        "CREATE TABLE IF NOT EXISTS {db}.lsh_buckets (
+            // LSH: one row per band; a lookup is a range read per (band, hash).
+            "CREATE TABLE IF NOT EXISTS {db}.lsh_buckets (
             kb_id LowCardinality(String),
             band_index UInt8,
             band_hash UInt64,
@@ -68,8 +69,8 @@ const MIGRATIONS: &[Migration] = &[Migration {
         ENGINE = ReplacingMergeTree
         PARTITION BY kb_id
         ORDER BY (kb_id, band_index, band_hash, name)",
-        // One row per learn, in commit order (`seq`), enough to rebuild every Redis value.
-        "CREATE TABLE IF NOT EXISTS {db}.learn_log (
+            // One row per learn, in commit order (`seq`), enough to rebuild every Redis value.
+            "CREATE TABLE IF NOT EXISTS {db}.learn_log (
             kb_id LowCardinality(String),
             seq UInt64,
             name String,
@@ -81,8 +82,47 @@ const MIGRATIONS: &[Migration] = &[Migration {
         ENGINE = ReplacingMergeTree
         PARTITION BY kb_id
         ORDER BY (kb_id, seq)",
-    ],
-}];
+        ],
+    },
+    Migration {
+        version: 2,
+        description: "index tables keep pattern names as FixedString(20)",
+        // Index rows are most of the bytes a learn writes; the 20 SHA-1 bytes halve their names.
+        // The tables are rebuilt from patterns_data, which holds everything they index. Rerunning
+        // after an interruption drops the half-filled table and fills it again.
+        statements: &[
+            "DROP TABLE IF EXISTS {db}.symbol_index SYNC",
+            "CREATE TABLE {db}.symbol_index (
+            kb_id LowCardinality(String),
+            symbol String,
+            name FixedString(20),
+            count UInt32,
+            length UInt32
+        )
+        ENGINE = ReplacingMergeTree
+        PARTITION BY kb_id
+        ORDER BY (kb_id, symbol, name)",
+            "INSERT INTO {db}.symbol_index (kb_id, symbol, name, count, length)
+        SELECT kb_id, symbol, unhex(name), countEqual(arrayFlatten(pattern_data), symbol), length
+        FROM {db}.patterns_data FINAL ARRAY JOIN token_set AS symbol
+        SETTINGS max_partitions_per_insert_block = 0",
+            "DROP TABLE IF EXISTS {db}.lsh_buckets SYNC",
+            "CREATE TABLE {db}.lsh_buckets (
+            kb_id LowCardinality(String),
+            band_index UInt8,
+            band_hash UInt64,
+            name FixedString(20)
+        )
+        ENGINE = ReplacingMergeTree
+        PARTITION BY kb_id
+        ORDER BY (kb_id, band_index, band_hash, name)",
+            "INSERT INTO {db}.lsh_buckets (kb_id, band_index, band_hash, name)
+        SELECT kb_id, toUInt8(band - 1), lsh_bands[band], unhex(name)
+        FROM {db}.patterns_data FINAL ARRAY JOIN arrayEnumerate(lsh_bands) AS band
+        SETTINGS max_partitions_per_insert_block = 0",
+        ],
+    },
+];
 
 /// The newest schema version this build knows.
 pub fn latest_version() -> u32 {
@@ -108,6 +148,16 @@ pub fn validate_database_name(database: &str) -> Result<(), ClickHouseError> {
 ///
 /// `client` must not have a default database set (the database may not exist yet).
 pub async fn ensure_schema(client: &Client, database: &str) -> Result<u32, ClickHouseError> {
+    migrate_to(client, database, latest_version()).await
+}
+
+/// Like [`ensure_schema`], but stops at migration `target` (for tests of a migration, and for
+/// operators who roll a schema forward one step at a time); returns the version it ends at.
+pub async fn migrate_to(
+    client: &Client,
+    database: &str,
+    target: u32,
+) -> Result<u32, ClickHouseError> {
     validate_database_name(database)?;
     client
         .query("CREATE DATABASE IF NOT EXISTS ?")
@@ -135,15 +185,18 @@ pub async fn ensure_schema(client: &Client, database: &str) -> Result<u32, Click
             supported: latest_version(),
         });
     }
-    for migration in MIGRATIONS.iter().filter(|m| m.version > current) {
+    let pending = MIGRATIONS
+        .iter()
+        .filter(|m| m.version > current && m.version <= target);
+    for migration in pending {
         for statement in migration.statements {
             // `?` is the client's placeholder, so the statements name the database `{db}`.
             let sql = statement.replace("{db}", "?");
-            client
-                .query(&sql)
-                .bind(Identifier(database))
-                .execute()
-                .await?;
+            let mut query = client.query(&sql);
+            for _ in 0..statement.matches("{db}").count() {
+                query = query.bind(Identifier(database));
+            }
+            query.execute().await?;
         }
         client
             .query("INSERT INTO ?.schema_version (version, description) VALUES (?, ?)")
@@ -153,7 +206,7 @@ pub async fn ensure_schema(client: &Client, database: &str) -> Result<u32, Click
             .execute()
             .await?;
     }
-    Ok(latest_version())
+    Ok(current.max(target.min(latest_version())))
 }
 
 /// The highest migration recorded in `database` (0 when none).

@@ -11,7 +11,7 @@ use kato_core::KbId;
 
 use crate::ClickHouseError;
 use crate::group_commit::{BatchSink, GroupCommit, GroupCommitConfig, GroupCommitError};
-use crate::rows::{LearnLogRow, LshBucketRow, PatternRow, SymbolIndexRow};
+use crate::rows::{LearnLogRow, LshBucketRow, PatternRow, SymbolIndexRow, name_bytes};
 use crate::schema;
 
 /// Every table that holds rows of a kb (each is partitioned by kb_id).
@@ -75,6 +75,10 @@ impl ClickHouseStore {
         if writes.is_empty() {
             return Ok(Vec::new());
         }
+        let names = writes
+            .iter()
+            .map(|w| checked_name_bytes(&w.pattern.name))
+            .collect::<Result<Vec<_>, _>>()?;
         let seqs: Vec<u64> = writes.iter().map(|_| self.sequence.next()).collect();
         // Rows of one kb next to each other: one block per partition.
         let mut order: Vec<usize> = (0..writes.len()).collect();
@@ -88,15 +92,18 @@ impl ClickHouseStore {
             insert.end().await
         };
         let symbols = async {
-            let mut insert = self.client.insert::<SymbolIndexRow>("symbol_index").await?;
+            let mut insert = self
+                .client
+                .insert::<SymbolIndexRow<'_>>("symbol_index")
+                .await?;
             for &i in &order {
                 let pattern = &writes[i].pattern;
                 for (symbol, count) in &writes[i].symbol_counts {
                     insert
                         .write(&SymbolIndexRow {
-                            kb_id: pattern.kb_id.clone(),
-                            symbol: symbol.clone(),
-                            name: pattern.name.clone(),
+                            kb_id: &pattern.kb_id,
+                            symbol,
+                            name: names[i],
                             count: *count,
                             length: pattern.length,
                         })
@@ -106,16 +113,19 @@ impl ClickHouseStore {
             insert.end().await
         };
         let bands = async {
-            let mut insert = self.client.insert::<LshBucketRow>("lsh_buckets").await?;
+            let mut insert = self
+                .client
+                .insert::<LshBucketRow<'_>>("lsh_buckets")
+                .await?;
             for &i in &order {
                 let pattern = &writes[i].pattern;
-                for (band_index, band_hash) in pattern.lsh_bands.iter().enumerate() {
+                for (band_index, band_hash) in (0..=u8::MAX).zip(&pattern.lsh_bands) {
                     insert
                         .write(&LshBucketRow {
-                            kb_id: pattern.kb_id.clone(),
-                            band_index: u8::try_from(band_index).unwrap_or(u8::MAX),
+                            kb_id: &pattern.kb_id,
+                            band_index,
                             band_hash: *band_hash,
-                            name: pattern.name.clone(),
+                            name: names[i],
                         })
                         .await?;
                 }
@@ -224,9 +234,16 @@ impl ClickHouseStore {
         if names.is_empty() {
             return Ok(());
         }
-        for table in ["patterns_data", "symbol_index", "lsh_buckets"] {
+        for (table, name) in [
+            ("patterns_data", "name"),
+            ("symbol_index", "lower(hex(name))"),
+            ("lsh_buckets", "lower(hex(name))"),
+        ] {
+            let sql = format!(
+                "ALTER TABLE ? DELETE WHERE kb_id = ? AND has(?, {name}) SETTINGS mutations_sync = 1"
+            );
             self.client
-                .query("ALTER TABLE ? DELETE WHERE kb_id = ? AND has(?, name) SETTINGS mutations_sync = 1")
+                .query(&sql)
                 .bind(Identifier(table))
                 .bind(kb.as_str())
                 .bind(names)
@@ -248,6 +265,10 @@ impl ClickHouseStore {
             .fetch_all::<LearnLogRow>()
             .await?)
     }
+}
+
+fn checked_name_bytes(name: &str) -> Result<[u8; crate::NAME_BYTES], ClickHouseError> {
+    name_bytes(name).ok_or_else(|| ClickHouseError::InvalidPatternName(name.to_owned()))
 }
 
 /// Learn-log sequence numbers: nanoseconds since the epoch, forced to increase, so the numbers
@@ -310,6 +331,8 @@ impl ClickHouseWriter {
     /// Writes one pattern (with its index rows and log row); resolves after ClickHouse
     /// acknowledged the batch that carried it. Returns the learn's log sequence number.
     pub async fn write_pattern(&self, write: PatternWrite) -> Result<u64, ClickHouseError> {
+        // Checked here so a bad name fails its own caller, not the batch it would have joined.
+        checked_name_bytes(&write.pattern.name)?;
         self.group
             .submit(write)
             .await
@@ -321,11 +344,25 @@ impl ClickHouseWriter {
         &self,
         writes: Vec<PatternWrite>,
     ) -> Vec<Result<u64, ClickHouseError>> {
-        self.group
-            .submit_many(writes)
-            .await
+        let checks: Vec<Result<(), ClickHouseError>> = writes
+            .iter()
+            .map(|w| checked_name_bytes(&w.pattern.name).map(drop))
+            .collect();
+        let valid = writes
             .into_iter()
-            .map(|r| r.map_err(ClickHouseError::from))
+            .zip(&checks)
+            .filter_map(|(write, check)| check.is_ok().then_some(write))
+            .collect();
+        let mut committed = self.group.submit_many(valid).await.into_iter();
+        checks
+            .into_iter()
+            .map(|check| {
+                check?;
+                committed
+                    .next()
+                    .unwrap_or(Err(GroupCommitError::WriterStopped))
+                    .map_err(ClickHouseError::from)
+            })
             .collect()
     }
 }

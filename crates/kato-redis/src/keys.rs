@@ -56,10 +56,6 @@ impl KbKeys {
         self.key(&["symbols:pmf"])
     }
 
-    pub(crate) fn symbol_to_patterns(&self, symbol: &str) -> String {
-        self.key(&["symbol_to_patterns:", symbol])
-    }
-
     pub(crate) fn affinity(&self, symbol: &str) -> String {
         self.key(&["affinity:", symbol])
     }
@@ -96,10 +92,7 @@ mod tests {
     fn keys_carry_the_kb_as_hash_tag() {
         let keys = KbKeys::new(&KbId::new("kb_1").unwrap());
         assert_eq!(keys.frequency("abc"), "kato:{kb_1}:frequency:abc");
-        assert_eq!(
-            keys.symbol_to_patterns("{x}*"),
-            "kato:{kb_1}:symbol_to_patterns:{x}*"
-        );
+        assert_eq!(keys.affinity("{x}*"), "kato:{kb_1}:affinity:{x}*");
         assert_eq!(keys.all_keys_pattern(), "kato:{kb_1}:*");
     }
 

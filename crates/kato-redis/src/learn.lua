@@ -9,7 +9,10 @@
 --   #metadata hash fields, #affinity pairs (emotive, mean over this learn)
 -- Returns, per learn, {1 if it created the pattern else 0, the pattern's new frequency}.
 --
--- Integer statistics (symbol frequency and member counts, set members, global counters) are
+-- Unlike the reference there is no `symbol_to_patterns` set per symbol: ClickHouse's symbol
+-- index holds the same relation, and keeping a copy here cost a set member per (symbol, pattern).
+--
+-- Integer statistics (symbol frequency and member counts, global counters) are
 -- summed over the run and written once per symbol: integer sums do not depend on grouping, so
 -- the result equals learning one at a time. Float affinity sums are added per learn, in order,
 -- because float addition does depend on grouping.
@@ -20,7 +23,6 @@ local at = 3
 local symbol_order = {}
 local frequency_add = {}
 local member_count_add = {}
-local members = {}
 local total_length = 0
 local new_patterns = 0
 local results = {}
@@ -68,14 +70,11 @@ for l = 1, learns do
       symbol_order[#symbol_order + 1] = symbol
       frequency_add[symbol] = 0
       member_count_add[symbol] = 0
-      members[symbol] = {}
     end
     frequency_add[symbol] = frequency_add[symbol] + count
     if is_new then
       member_count_add[symbol] = member_count_add[symbol] + 1
     end
-    local names = members[symbol]
-    names[#names + 1] = name
     if n_affinity > 0 then
       local affinity_key = prefix .. 'affinity:' .. symbol
       for j = 0, n_affinity - 1 do
@@ -98,7 +97,6 @@ for _, symbol in ipairs(symbol_order) do
   if member_count_add[symbol] > 0 then
     redis.call('HINCRBY', member_counts_key, symbol, member_count_add[symbol])
   end
-  redis.call('SADD', prefix .. 'symbol_to_patterns:' .. symbol, unpack(members[symbol]))
 end
 
 redis.call('INCRBY', prefix .. 'global:total_symbols_in_patterns_frequencies', total_length)

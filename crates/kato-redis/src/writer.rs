@@ -397,20 +397,6 @@ impl RedisWriter {
         Ok(affinities)
     }
 
-    /// The bare names of the patterns that contain `symbol`, sorted.
-    pub async fn patterns_with_symbol(
-        &self,
-        kb: &KbId,
-        symbol: &str,
-    ) -> Result<Vec<String>, RedisError> {
-        let mut connection = self.connection.clone();
-        let mut names: Vec<String> = connection
-            .smembers(KbKeys::new(kb).symbol_to_patterns(symbol))
-            .await?;
-        names.sort();
-        Ok(names)
-    }
-
     /// Deletes every key of the kb (SCAN over its exact prefix, then UNLINK); returns how many.
     pub async fn delete_all_metadata(&self, kb: &KbId) -> Result<u64, RedisError> {
         let keys = self.scan_kb_keys(kb).await?;

@@ -61,3 +61,60 @@ async fn rejects_a_database_name_that_is_not_an_identifier() {
         .expect_err("must refuse before any query");
     assert!(err.to_string().contains("invalid database name"), "{err}");
 }
+
+#[tokio::test]
+async fn migration_2_rebuilds_the_index_tables_from_the_bodies() {
+    let Some(url) =
+        kato_test_support::clickhouse_url("migration_2_rebuilds_the_index_tables_from_the_bodies")
+    else {
+        return;
+    };
+    let client = kato_clickhouse::connect(&url);
+    let database = kato_test_support::unique_kb_id("migrate_db");
+    assert_eq!(schema::migrate_to(&client, &database, 1).await.unwrap(), 1);
+    let name = "0123456789abcdef0123456789abcdef01234567";
+    client
+        .query(
+            "INSERT INTO ?.patterns_data (kb_id, name, pattern_data, length, token_set, \
+             token_count, minhash_sig, lsh_bands, first_token, last_token) \
+             VALUES ('kb', ?, [['a', 'b'], ['a']], 3, ['a', 'b'], 2, [], [11, 22], 'a', 'a')",
+        )
+        .bind(Identifier(&database))
+        .bind(name)
+        .execute()
+        .await
+        .unwrap();
+
+    assert_eq!(
+        schema::ensure_schema(&client, &database).await.unwrap(),
+        schema::latest_version()
+    );
+    let symbols: Vec<(String, String, u32, u32)> = client
+        .query("SELECT symbol, lower(hex(name)), count, length FROM ?.symbol_index ORDER BY symbol")
+        .bind(Identifier(&database))
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(
+        symbols,
+        [
+            ("a".into(), name.into(), 2, 3),
+            ("b".into(), name.into(), 1, 3)
+        ]
+    );
+    let bands: Vec<(u8, u64, String)> = client
+        .query(
+            "SELECT band_index, band_hash, lower(hex(name)) FROM ?.lsh_buckets ORDER BY band_index",
+        )
+        .bind(Identifier(&database))
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(bands, [(0, 11, name.into()), (1, 22, name.into())]);
+    client
+        .query("DROP DATABASE ?")
+        .bind(Identifier(&database))
+        .execute()
+        .await
+        .unwrap();
+}

@@ -36,9 +36,16 @@ fn kb(label: &str) -> KbId {
     KbId::new(kato_test_support::unique_kb_id(label)).expect("valid kb id")
 }
 
-/// A write of `events` as pattern `name` (signature values are arbitrary but fixed: this
+/// A valid 40-hex pattern name standing for `label` (the label's bytes in hex, zero-padded).
+fn name(label: &str) -> String {
+    let hex: String = label.bytes().map(|b| format!("{b:02x}")).collect();
+    format!("{hex:0<40}")
+}
+
+/// A write of `events` as pattern `name(label)` (signature values are arbitrary but fixed: this
 /// tests storage, not MinHash).
-fn write(kb: &KbId, name: &str, events: &[&[&str]]) -> PatternWrite {
+fn write(kb: &KbId, label: &str, events: &[&[&str]]) -> PatternWrite {
+    let name = name(label);
     let pattern_data: Vec<Vec<String>> = events
         .iter()
         .map(|e| e.iter().map(|s| (*s).to_owned()).collect())
@@ -51,7 +58,7 @@ fn write(kb: &KbId, name: &str, events: &[&[&str]]) -> PatternWrite {
     PatternWrite {
         pattern: PatternRow {
             kb_id: kb.to_string(),
-            name: name.to_owned(),
+            name: name.clone(),
             length: u32::try_from(flat.len()).unwrap(),
             token_set: counts.keys().cloned().collect(),
             token_count: u32::try_from(counts.len()).unwrap(),
@@ -65,7 +72,7 @@ fn write(kb: &KbId, name: &str, events: &[&[&str]]) -> PatternWrite {
         learn: LearnLogRow {
             kb_id: kb.to_string(),
             seq: 0,
-            name: name.to_owned(),
+            name: name.clone(),
             emotives: vec![r#"{"mood":0.5}"#.to_owned()],
             metadata: vec![("source".to_owned(), "test".to_owned())],
             persistence: 5,
@@ -106,20 +113,60 @@ async fn write_read_count_and_delete() {
     );
 
     assert_eq!(store.count_patterns(&kb).await.unwrap(), 3);
-    assert!(store.pattern_exists(&kb, "aaaa").await.unwrap());
-    assert!(!store.pattern_exists(&kb, "zzzz").await.unwrap());
+    assert!(store.pattern_exists(&kb, &name("aaaa")).await.unwrap());
+    assert!(!store.pattern_exists(&kb, &name("zzzz")).await.unwrap());
     assert_eq!(
-        store.get_pattern_data(&kb, "aaaa").await.unwrap(),
+        store.get_pattern_data(&kb, &name("aaaa")).await.unwrap(),
         Some(first.pattern.clone())
     );
-    assert_eq!(store.get_pattern_data(&kb, "zzzz").await.unwrap(), None);
+    assert_eq!(
+        store.get_pattern_data(&kb, &name("zzzz")).await.unwrap(),
+        None
+    );
     assert_eq!(table_rows(&store, "symbol_index", &kb).await, 2 + 2 + 1);
     assert_eq!(table_rows(&store, "lsh_buckets", &kb).await, 3 * 20);
+    let indexed: Vec<(String, String, u32, u32)> = store
+        .client()
+        .query(
+            "SELECT symbol, lower(hex(name)), count, length FROM symbol_index \
+             WHERE kb_id = ? ORDER BY symbol, name",
+        )
+        .bind(kb.as_str())
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(
+        indexed,
+        [
+            ("a".into(), name("bbbb"), 1, 2),
+            ("b".into(), name("bbbb"), 1, 2),
+            ("c".into(), name("cccc"), 2, 2),
+            ("hello".into(), name("aaaa"), 1, 2),
+            ("world".into(), name("aaaa"), 1, 2),
+        ]
+    );
+    let bands: Vec<(u8, u64)> = store
+        .client()
+        .query(
+            "SELECT band_index, band_hash FROM lsh_buckets \
+             WHERE kb_id = ? AND lower(hex(name)) = ? ORDER BY band_index",
+        )
+        .bind(kb.as_str())
+        .bind(name("aaaa"))
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(
+        bands,
+        (0..20u8)
+            .zip(first.pattern.lsh_bands.iter().copied())
+            .collect::<Vec<_>>()
+    );
 
     let log = store.learn_log(&kb).await.unwrap();
     assert_eq!(
-        log.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
-        ["aaaa", "bbbb", "cccc"]
+        log.iter().map(|r| r.name.clone()).collect::<Vec<_>>(),
+        [name("aaaa"), name("bbbb"), name("cccc")]
     );
     assert_eq!(log[0].seq, seq);
     assert_eq!(log[0].emotives, first.learn.emotives);
@@ -160,7 +207,7 @@ async fn sixty_four_concurrent_writes_of_one_pattern_show_one_row() {
     assert_eq!(store.count_patterns(&kb).await.unwrap(), 1);
     assert!(
         store
-            .get_pattern_data(&kb, "samesame")
+            .get_pattern_data(&kb, &name("samesame"))
             .await
             .unwrap()
             .is_some()
@@ -222,7 +269,11 @@ async fn clearing_kb_leaves_kb_1_intact_and_odd_symbols_round_trip() {
             "{table} of kb_1 survived"
         );
     }
-    let read = store.get_pattern_data(&kb_1, "odd").await.unwrap().unwrap();
+    let read = store
+        .get_pattern_data(&kb_1, &name("odd"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         read, odd_write.pattern,
         "stored and read back byte for byte"
@@ -270,8 +321,31 @@ async fn a_write_fails_while_clickhouse_is_unreachable_and_recovers_after() {
         .expect("the same writer works again once ClickHouse is back");
 
     let direct = ClickHouseStore::new(kato_clickhouse::connect(&url), &database).unwrap();
-    assert!(direct.pattern_exists(&kb, "before").await.unwrap());
-    assert!(!direct.pattern_exists(&kb, "during").await.unwrap());
-    assert!(direct.pattern_exists(&kb, "after").await.unwrap());
+    assert!(direct.pattern_exists(&kb, &name("before")).await.unwrap());
+    assert!(!direct.pattern_exists(&kb, &name("during")).await.unwrap());
+    assert!(direct.pattern_exists(&kb, &name("after")).await.unwrap());
     drop_database(&direct).await;
+}
+
+#[tokio::test]
+async fn a_bad_pattern_name_fails_alone() {
+    let Some(store) = store("a_bad_pattern_name_fails_alone").await else {
+        return;
+    };
+    let writer = ClickHouseWriter::spawn(store.clone(), GroupCommitConfig::default());
+    let kb = kb("badname");
+    let mut bad = write(&kb, "x", &[&["a"]]);
+    bad.pattern.name = "PTRN|not-hex".to_owned();
+    let results = writer
+        .write_patterns(vec![write(&kb, "good", &[&["a"]]), bad.clone()])
+        .await;
+    assert!(results[0].is_ok(), "{:?}", results[0]);
+    let err = results[1]
+        .as_ref()
+        .expect_err("a name that is not 40 hex digits");
+    assert!(err.to_string().contains("invalid pattern name"), "{err}");
+    let err = writer.write_pattern(bad).await.expect_err("alone as well");
+    assert!(err.to_string().contains("PTRN|not-hex"), "{err}");
+    assert_eq!(store.count_patterns(&kb).await.unwrap(), 1);
+    drop_database(&store).await;
 }
