@@ -54,11 +54,13 @@
 mod error;
 mod event;
 mod kb_id;
+pub mod matching;
 pub mod minhash;
 mod numpy_print;
 mod observation;
 mod pattern;
 mod pattern_name;
+pub mod predict;
 mod python_repr;
 mod python_value;
 mod sha1_hex;

@@ -1,0 +1,273 @@
+//! Predictions over matched candidates (spec `predictions.md` sections 3.6, 4, 5 and 6): every
+//! metric, the 3 x max_predictions pruning, ranking with deterministic ties, the prediction
+//! objects with the reference's field names, and `future_potentials`.
+//!
+//! INTERFACE FIXED BY THE LEAD; the helper that owns this module fills in the bodies and may add
+//! private submodules, but keeps these public names and fields.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+
+use crate::matching::{Anomaly, MatchConfig};
+
+/// A learned pattern offered to [`predict`], with what Redis knows of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    /// Bare 40-hex name.
+    pub name: String,
+    /// The pattern's events as stored.
+    pub events: Vec<Vec<String>>,
+    /// Times learned; 0 (lost in Redis) is read as 1, as the reference does.
+    pub frequency: u64,
+    /// The stored emotive window, oldest first.
+    pub emotives: Vec<BTreeMap<String, f64>>,
+}
+
+/// The kb-wide statistics the metrics read (Redis values in the reference).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct KbStatistics {
+    /// `U`: `global:total_unique_patterns`.
+    pub total_unique_patterns: u64,
+    /// `T_pf`: `global:total_pattern_frequencies`.
+    pub total_pattern_frequencies: u64,
+    /// `N_sym`: the number of distinct symbols in the kb (`symbols:freq` fields).
+    pub distinct_symbols: u64,
+    /// `symbols:pmf`: patterns containing each symbol. Must cover every symbol of the candidates
+    /// and the STM; an absent symbol reads as 0.
+    pub pattern_member_counts: HashMap<String, u64>,
+    /// `symbols:freq`, read only when `affinity_emotive` is set; must then cover the STM symbols.
+    pub symbol_frequencies: HashMap<String, u64>,
+    /// `affinity:<symbol>` hashes, read only when `affinity_emotive` is set; must then cover the
+    /// STM symbols.
+    pub affinities: HashMap<String, BTreeMap<String, f64>>,
+}
+
+/// The keys predictions can be ranked by (the reference's `rank_sort_algo` list).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RankSortAlgo {
+    /// `potential` (the default).
+    #[default]
+    Potential,
+    /// `similarity`.
+    Similarity,
+    /// `evidence`.
+    Evidence,
+    /// `confidence`.
+    Confidence,
+    /// `snr`.
+    Snr,
+    /// `fragmentation`.
+    Fragmentation,
+    /// `frequency`.
+    Frequency,
+    /// `normalized_entropy`.
+    NormalizedEntropy,
+    /// `global_normalized_entropy`.
+    GlobalNormalizedEntropy,
+    /// `itfdf_similarity`.
+    ItfdfSimilarity,
+    /// `confluence`.
+    Confluence,
+    /// `predictive_information`.
+    PredictiveInformation,
+    /// `bayesian_posterior`.
+    BayesianPosterior,
+    /// `bayesian_prior`.
+    BayesianPrior,
+    /// `bayesian_likelihood`.
+    BayesianLikelihood,
+    /// `tfidf_score`.
+    TfidfScore,
+    /// `weighted_similarity`.
+    WeightedSimilarity,
+    /// `weighted_evidence`.
+    WeightedEvidence,
+    /// `weighted_confidence`.
+    WeightedConfidence,
+    /// `weighted_snr`.
+    WeightedSnr,
+}
+
+/// Everything a prediction request decides.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PredictConfig {
+    /// Threshold, token/character mode, fuzzy threshold.
+    pub matching: MatchConfig,
+    /// 1..=10000; also sets the 3x pruning bound.
+    pub max_predictions: usize,
+    /// The ranking key (descending; ties by similarity desc, then name asc).
+    pub rank_sort_algo: RankSortAlgo,
+    /// Enables the affinity-weighted metrics.
+    pub affinity_emotive: Option<String>,
+}
+
+/// One group of predictions sharing a future (spec 4 step F).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FuturePotential {
+    /// The shared future events.
+    pub future: Vec<Vec<String>>,
+    /// The group's share of the total weighted frequency.
+    pub aggregate_potential: f64,
+    /// Predictions in the group.
+    pub supporting_patterns: u64,
+    /// `sum(frequency * similarity)` over the group.
+    pub total_weighted_frequency: f64,
+}
+
+/// A multi-symbol prediction, fields in the reference's order (spec 6).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FullPrediction {
+    /// Always `"prototypical"`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Bare 40-hex name.
+    pub name: String,
+    /// Times learned.
+    pub frequency: u64,
+    /// Key-wise mean of the stored emotive window.
+    pub emotives: BTreeMap<String, f64>,
+    /// See [`crate::matching::PatternMatch`].
+    pub matches: Vec<String>,
+    /// Pattern events before the present.
+    pub past: Vec<Vec<String>>,
+    /// Matched region.
+    pub present: Vec<Vec<String>>,
+    /// Per present event.
+    pub missing: Vec<Vec<String>>,
+    /// Per STM event.
+    pub extras: Vec<Vec<String>>,
+    /// Fuzzy mode only.
+    pub anomalies: Vec<Anomaly>,
+    /// Step H.
+    pub potential: f64,
+    /// `m / length`.
+    pub evidence: f64,
+    /// The recall gate's similarity.
+    pub similarity: f64,
+    /// `blocks - 1`, a float.
+    pub fragmentation: f64,
+    /// Signal to noise.
+    pub snr: f64,
+    /// Step E.
+    pub confluence: f64,
+    /// Step F.
+    pub predictive_information: f64,
+    /// The whole pattern.
+    pub sequence: Vec<Vec<String>>,
+    /// Pattern events after the present.
+    pub future: Vec<Vec<String>>,
+    /// `m / present symbols`.
+    pub confidence: f64,
+    /// Null unless affinity weighting.
+    pub weighted_similarity: Option<f64>,
+    /// Null unless affinity weighting.
+    pub weighted_evidence: Option<f64>,
+    /// Null unless affinity weighting.
+    pub weighted_confidence: Option<f64>,
+    /// Null unless affinity weighting.
+    pub weighted_snr: Option<f64>,
+    /// Step E.
+    pub entropy: f64,
+    /// Step E.
+    pub normalized_entropy: f64,
+    /// Step E.
+    pub global_normalized_entropy: f64,
+    /// Step E.
+    pub itfdf_similarity: f64,
+    /// Step E.
+    pub tfidf_score: f64,
+    /// Step F.
+    pub pattern_probability: f64,
+    /// Step F.
+    pub weighted_strength: f64,
+    /// Step G.
+    pub bayesian_posterior: f64,
+    /// Step G.
+    pub bayesian_prior: f64,
+    /// Step G.
+    pub bayesian_likelihood: f64,
+    /// Present only when the 3 x max_predictions pruning ran.
+    #[serde(rename = "_pre_potential", skip_serializing_if = "Option::is_none")]
+    pub pre_potential: Option<f64>,
+}
+
+/// A single-symbol-path prediction (spec 3.6): flat lists, its own field set.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SingleSymbolPrediction {
+    /// Bare 40-hex name.
+    pub name: String,
+    /// The pattern's events.
+    pub pattern_data: Vec<Vec<String>>,
+    /// Symbols in the pattern.
+    pub length: u64,
+    /// Times learned.
+    pub frequency: u64,
+    /// Key-wise mean of the stored emotive window.
+    pub emotives: BTreeMap<String, f64>,
+    /// `[symbol]`.
+    pub matches: Vec<String>,
+    /// Flat.
+    pub missing: Vec<String>,
+    /// Flat.
+    pub present: Vec<String>,
+    /// Flat.
+    pub past: Vec<String>,
+    /// Flat.
+    pub future: Vec<String>,
+    /// Flat.
+    pub extras: Vec<String>,
+    /// `2/(L+1)` in token mode.
+    pub similarity: f64,
+    /// `1/L`.
+    pub evidence: f64,
+    /// 1.
+    pub confidence: f64,
+    /// `m/(m+e)`.
+    pub snr: f64,
+    /// An integer here.
+    pub fragmentation: i64,
+    /// Always empty.
+    pub anomalies: Vec<Anomaly>,
+    /// Null (no affinity on this path).
+    pub weighted_similarity: Option<f64>,
+    /// Null.
+    pub weighted_evidence: Option<f64>,
+    /// Null.
+    pub weighted_confidence: Option<f64>,
+    /// Null.
+    pub weighted_snr: Option<f64>,
+    /// Its own formula, no itfdf term.
+    pub potential: f64,
+}
+
+/// A prediction of either path; serialises as the bare object.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Prediction {
+    /// The multi-symbol path.
+    Full(FullPrediction),
+    /// The single-symbol path.
+    SingleSymbol(SingleSymbolPrediction),
+}
+
+/// What a prediction request returns.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Predictions {
+    /// Ranked, at most `max_predictions`.
+    pub predictions: Vec<Prediction>,
+    /// Computed for this request only (DESIGN.md section 8); empty on the single-symbol path.
+    pub future_potentials: Vec<FuturePotential>,
+}
+
+/// Predicts from `stm` over `candidates` (already retrieved; the order does not matter, the
+/// result is the same for any order). An STM of one symbol takes the single-symbol path.
+pub fn predict(
+    stm: &[Vec<String>],
+    candidates: Vec<Candidate>,
+    statistics: &KbStatistics,
+    config: &PredictConfig,
+) -> Predictions {
+    let _ = (stm, candidates, statistics, config);
+    unimplemented!("the prediction helper implements this")
+}
