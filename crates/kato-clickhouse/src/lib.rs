@@ -4,12 +4,14 @@
 //! migrate. Every value that reaches SQL is bound by the `clickhouse` client; identifiers
 //! (the database name) are validated before they are bound as identifiers.
 
+mod candidates;
 mod error;
 pub mod group_commit;
 mod rows;
 pub mod schema;
 mod writer;
 
+pub use candidates::{CandidateBase, CandidateBody, CandidateFilter};
 pub use clickhouse::Client;
 pub use error::ClickHouseError;
 pub use group_commit::{BatchSink, GroupCommit, GroupCommitConfig, GroupCommitError};

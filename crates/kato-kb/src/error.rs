@@ -55,7 +55,9 @@ impl KbError {
                 ErrorKind::BadInput
             }
             KbError::Batch(inner) => inner.kind(),
-            KbError::ClickHouse(ClickHouseError::InvalidDatabaseName(_)) => ErrorKind::BadInput,
+            KbError::ClickHouse(
+                ClickHouseError::InvalidDatabaseName(_) | ClickHouseError::InvalidPatternName(_),
+            ) => ErrorKind::BadInput,
             KbError::ClickHouse(_) | KbError::Redis(_) | KbError::WriterStopped => {
                 ErrorKind::Unavailable
             }

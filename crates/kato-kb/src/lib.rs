@@ -1,7 +1,7 @@
 //! kato-kb: the knowledge-base facade over ClickHouse and Redis.
 //!
 //! [`KnowledgeBase`] is what the server and library users call: `learn`, `get_pattern`,
-//! `clear_all`, `drop_database`, `rehydrate`, `verify` and the read APIs. It owns the rules that
+//! `clear_all`, `drop_database`, `rehydrate`, `verify`, `predict` and the read APIs. It owns the rules that
 //! span both stores:
 //!
 //! - **Order of a learn.** Concurrent learns are group-committed: one batch goes to ClickHouse
@@ -20,12 +20,16 @@
 mod error;
 mod knowledge_base;
 pub mod metadata;
+mod predict;
 pub mod records;
 mod repair;
+mod session_config;
 
 pub use error::{ErrorKind, KbError};
 pub use knowledge_base::{
     DEFAULT_PERSISTENCE, KnowledgeBase, KnowledgeBaseConfig, LearnContext, Learned,
     MAX_PERSISTENCE, StoredPattern,
 };
+pub use predict::{CandidateQuery, candidate_query};
 pub use repair::{RehydrateReport, VerifyReport};
+pub use session_config::{FilterStage, PredictionSettings, SessionConfig};

@@ -18,7 +18,8 @@ mod writer;
 pub use error::RedisError;
 pub use redis::aio::ConnectionManager;
 pub use writer::{
-    GlobalCounters, LearnOutcome, LearnUpdate, RedisConfig, RedisWriter, StoredValue, SymbolStats,
+    GlobalCounters, LearnOutcome, LearnUpdate, PatternSummary, READS_PER_PIPELINE, RedisConfig,
+    RedisWriter, StoredValue, SymbolStats,
 };
 
 /// Opens a managed connection to the Redis at `url` (e.g. `redis://127.0.0.1:6379`) with the

@@ -15,6 +15,18 @@ const LEARN_SCRIPT: &str = include_str!("learn.lua");
 /// Keys removed per UNLINK when a kb is deleted.
 const KEYS_PER_UNLINK: usize = 1000;
 
+/// Patterns whose values one read pipeline fetches (two commands each; small replies).
+pub const READS_PER_PIPELINE: usize = 1000;
+
+/// What Redis holds of one pattern for a prediction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PatternSummary {
+    /// Times learned; 0 when Redis does not know the pattern.
+    pub frequency: u64,
+    /// The emotive window, oldest first, each entry a JSON object.
+    pub emotives: Vec<String>,
+}
+
 /// Connection settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RedisConfig {
@@ -263,6 +275,37 @@ impl RedisWriter {
         Ok(connection
             .lrange(KbKeys::new(kb).emotives(name), 0, -1)
             .await?)
+    }
+
+    /// Frequency and emotive window of each named pattern, in order (frequency 0 when Redis does
+    /// not know the pattern): what a prediction needs per candidate, read in pipelines of
+    /// [`READS_PER_PIPELINE`] patterns.
+    pub async fn pattern_summaries(
+        &self,
+        kb: &KbId,
+        names: &[String],
+    ) -> Result<Vec<PatternSummary>, RedisError> {
+        let keys = KbKeys::new(kb);
+        let mut connection = self.connection.clone();
+        let mut summaries = Vec::with_capacity(names.len());
+        for chunk in names.chunks(READS_PER_PIPELINE) {
+            let mut pipe = redis::pipe();
+            for name in chunk {
+                pipe.get(keys.frequency(name))
+                    .lrange(keys.emotives(name), 0, -1);
+            }
+            let replies: Vec<(Option<u64>, Vec<String>)> =
+                pipe.query_async(&mut connection).await?;
+            summaries.extend(
+                replies
+                    .into_iter()
+                    .map(|(frequency, emotives)| PatternSummary {
+                        frequency: frequency.unwrap_or(0),
+                        emotives,
+                    }),
+            );
+        }
+        Ok(summaries)
     }
 
     /// Adds one to a pattern's frequency and returns the new value.

@@ -7,6 +7,7 @@ use clap::Subcommand;
 
 use crate::test::cargo;
 
+mod predict;
 mod workload;
 mod write;
 
@@ -23,11 +24,14 @@ pub(crate) enum Bench {
     },
     /// Distinct patterns per second through ClickHouseWriter + RedisWriter.
     Write(write::WriteArgs),
+    /// Prediction latency over a kb loaded with synthetic patterns.
+    Predict(predict::PredictArgs),
 }
 
 pub(crate) fn run(bench: Bench) -> Result<i32> {
     match bench {
         Bench::Write(args) => return write::run(&args),
+        Bench::Predict(args) => return predict::run(&args),
         Bench::Minhash { sets, json } => {
             let output = Command::new(cargo())
                 .args([

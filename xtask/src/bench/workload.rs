@@ -73,6 +73,18 @@ pub(crate) fn events_with(total: usize, zipf: &Zipf, rng: &mut Workload) -> Vec<
     events
 }
 
+/// `count` events of 1 to 3 symbols each, each event sorted (as the STM stores them).
+pub(crate) fn events(count: usize, zipf: &Zipf, rng: &mut Workload) -> Vec<Vec<String>> {
+    (0..count)
+        .map(|_| {
+            let size = rng.between(1, 3);
+            let mut event: Vec<String> = (0..size).map(|_| symbol(zipf.sample(rng))).collect();
+            event.sort();
+            event
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
