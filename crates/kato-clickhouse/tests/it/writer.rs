@@ -349,3 +349,144 @@ async fn a_bad_pattern_name_fails_alone() {
     assert_eq!(store.count_patterns(&kb).await.unwrap(), 1);
     drop_database(&store).await;
 }
+
+#[tokio::test]
+async fn candidates_by_similarity_bound_first_token_and_filters() {
+    use kato_clickhouse::{CandidateBase, CandidateFilter};
+    let Some(store) = store("candidates_by_similarity_bound_first_token_and_filters").await else {
+        return;
+    };
+    let kb = kb("cand");
+    let other = kb_1_of(&kb);
+    store
+        .insert_batch(&[
+            write(&kb, "ab", &[&["a"], &["b"]]),
+            write(
+                &kb,
+                "abcdefgh",
+                &[&["a"], &["c", "d", "e"], &["f", "g", "h"]],
+            ),
+            write(&kb, "xy", &[&["x"], &["y"]]),
+            write(&kb, "ba", &[&["b"], &["a"], &["a"]]),
+            write(&other, "ab", &[&["a"], &["b"]]),
+        ])
+        .await
+        .unwrap();
+    let names = |bodies: Vec<kato_clickhouse::CandidateBody>| -> Vec<String> {
+        bodies.into_iter().map(|b| b.name).collect()
+    };
+    // STM [a, b]: bounds ab 2*2/4 = 1, ba 2*2/5 = 0.8, abcdefgh 2*1/9 = 0.222, xy 0.
+    let bound = |threshold| CandidateBase::SimilarityBound {
+        symbol_counts: vec![("a".into(), 1), ("b".into(), 1)],
+        stm_length: 2,
+        threshold,
+    };
+    let mut expected = vec![name("ab"), name("abcdefgh"), name("ba")];
+    expected.sort();
+    assert_eq!(
+        names(store.candidates(&kb, &bound(0.2), &[]).await.unwrap()),
+        expected
+    );
+    let mut expected = vec![name("ab"), name("ba")];
+    expected.sort();
+    assert_eq!(
+        names(store.candidates(&kb, &bound(0.23), &[]).await.unwrap()),
+        expected
+    );
+    assert_eq!(
+        names(store.candidates(&kb, &bound(0.81), &[]).await.unwrap()),
+        [name("ab")]
+    );
+    assert_eq!(
+        store
+            .candidates(&kb, &CandidateBase::All, &[])
+            .await
+            .unwrap()
+            .len(),
+        4,
+        "every pattern of the kb and none of kb_1"
+    );
+    let first_a = names(
+        store
+            .candidates(&kb, &CandidateBase::FirstToken("a".into()), &[])
+            .await
+            .unwrap(),
+    );
+    let mut expected = vec![name("ab"), name("abcdefgh")];
+    expected.sort();
+    assert_eq!(first_a, expected);
+
+    let tokens = vec!["a".to_owned(), "b".to_owned()];
+    let length = CandidateFilter::Length { min: 2, max: 3 };
+    let mut expected = vec![name("ab"), name("ba"), name("xy")];
+    expected.sort();
+    assert_eq!(
+        names(
+            store
+                .candidates(&kb, &CandidateBase::All, &[length])
+                .await
+                .unwrap()
+        ),
+        expected
+    );
+    let jaccard = CandidateFilter::Jaccard {
+        tokens: tokens.clone(),
+        threshold: 0.5,
+        min_overlap: 2,
+    };
+    let mut expected = vec![name("ab"), name("ba")];
+    expected.sort();
+    assert_eq!(
+        names(
+            store
+                .candidates(&kb, &CandidateBase::All, &[jaccard])
+                .await
+                .unwrap()
+        ),
+        expected
+    );
+    let shares = CandidateFilter::SharesToken { tokens };
+    assert_eq!(
+        store
+            .candidates(&kb, &CandidateBase::All, &[shares])
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    // The write helper stores band i with hash i * 7919 and signature 0..100.
+    let minhash = |bands: Vec<(u8, u64)>, threshold| CandidateFilter::MinHash {
+        bands,
+        signature: (0..100).collect(),
+        threshold,
+    };
+    assert_eq!(
+        store
+            .candidates(
+                &kb,
+                &CandidateBase::All,
+                &[minhash(vec![(3, 3 * 7919)], 1.0)]
+            )
+            .await
+            .unwrap()
+            .len(),
+        4
+    );
+    assert!(
+        store
+            .candidates(
+                &kb,
+                &CandidateBase::All,
+                &[minhash(vec![(4, 3 * 7919)], 0.5)]
+            )
+            .await
+            .unwrap()
+            .is_empty(),
+        "a band matches only at its own index"
+    );
+    drop_database(&store).await;
+}
+
+fn kb_1_of(kb: &KbId) -> KbId {
+    KbId::new(format!("{kb}_1")).unwrap()
+}
