@@ -1,10 +1,40 @@
 //! Matching one pattern against the STM (spec `predictions.md` section 3): similarity, difflib
 //! blocks, past / present / future / missing / extras, fuzzy anomalies, the single-symbol path.
 //!
-//! INTERFACE FIXED BY THE LEAD; the helper that owns this module fills in the bodies and may add
-//! private submodules, but keeps these public names and fields.
+//! Everything reproduces the reference's arithmetic, floating-point rounding included: the
+//! similarity is an LCS ratio (token mode) or RapidFuzz's `fuzz.ratio` (character mode), while
+//! the alignment uses a port of CPython's difflib `SequenceMatcher`; the two can disagree (spec
+//! 8, example 10). One deliberate difference (DESIGN.md section 8): a recall threshold of 0 in
+//! character mode keeps every candidate, where the reference returned no predictions at all.
+//!
+//! ```
+//! use kato_core::matching::{MatchConfig, match_pattern};
+//!
+//! let events = |list: &[&[&str]]| -> Vec<Vec<String>> {
+//!     list.iter().map(|event| event.iter().map(|s| s.to_string()).collect()).collect()
+//! };
+//! let pattern = events(&[&["beginning"], &["middle"], &["end"]]);
+//! let stm = events(&[&["middle"], &["end"]]);
+//! let config = MatchConfig {
+//!     recall_threshold: 0.3,
+//!     use_token_matching: true,
+//!     fuzzy_token_threshold: 0.0,
+//! };
+//! let matched = match_pattern(&pattern, &stm, &config).expect("similarity 0.8 passes 0.3");
+//! assert_eq!(matched.similarity, 0.8);
+//! assert_eq!(matched.past, events(&[&["beginning"]]));
+//! assert_eq!(matched.present, stm);
+//! ```
+
+mod alignment;
+mod fuzzy;
+mod sequence_matcher;
+mod similarity;
 
 use serde::Serialize;
+
+use alignment::{extract, split_events};
+use similarity::{character_score, token_score};
 
 /// How the multi-symbol path matches one pattern.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -96,12 +126,134 @@ pub fn match_pattern(
     stm: &[Vec<String>],
     config: &MatchConfig,
 ) -> Option<PatternMatch> {
-    let _ = (pattern, stm, config);
-    unimplemented!("the matching helper implements this")
+    let p = flatten(pattern);
+    let s = flatten(stm);
+    let score = if config.use_token_matching {
+        token_score(&p, &s)
+    } else {
+        character_score(&p, &s)
+    };
+    let similarity = score / 100.0;
+    // RapidFuzz keeps scores at or above `threshold * 100 - 1e-6`; the reference then checks the
+    // similarity against the threshold once more. Both can decide in the last bit.
+    let threshold = config.recall_threshold;
+    if !(score >= threshold * 100.0 - 1e-6 && similarity >= threshold) {
+        return None;
+    }
+    let extraction = extract(&p, &s, threshold)?;
+    let (matches, anomalies, flat_extras) = if config.fuzzy_token_threshold > 0.0 {
+        let fuzzy = fuzzy::match_tokens(&p, &s, config.fuzzy_token_threshold);
+        (fuzzy.matches, fuzzy.anomalies, fuzzy.unmatched)
+    } else {
+        (extraction.matches, Vec::new(), extraction.flat_extras.len())
+    };
+    let (past_end, present_end) = split_events(
+        pattern,
+        extraction.past_len,
+        extraction.present_len,
+        matches.first().copied(),
+    );
+    let present = &pattern[past_end..present_end];
+    // Event-aligned lists by plain string membership, as the reference recomputes them; fuzzily
+    // matched symbols therefore show up in both (spec 9, item 6).
+    let missing = present
+        .iter()
+        .map(|event| {
+            event
+                .iter()
+                .filter(|symbol| !matches.contains(&symbol.as_str()))
+                .cloned()
+                .collect()
+        })
+        .collect();
+    let extras = stm
+        .iter()
+        .map(|event| {
+            event
+                .iter()
+                .filter(|symbol| !present.iter().flatten().any(|kept| kept == *symbol))
+                .cloned()
+                .collect()
+        })
+        .collect();
+    let m = matches.len();
+    let present_symbols = present.iter().map(Vec::len).sum();
+    Some(PatternMatch {
+        similarity,
+        evidence: fraction(m, p.len()),
+        confidence: fraction(m, present_symbols),
+        // From the flat extras, not the event-aligned ones (spec 8, example 11).
+        snr: signal_to_noise(m, flat_extras),
+        fragmentation: extraction.blocks as f64 - 1.0,
+        matches: matches.into_iter().map(str::to_owned).collect(),
+        anomalies,
+        past: pattern[..past_end].to_vec(),
+        present: present.to_vec(),
+        future: pattern[present_end..].to_vec(),
+        missing,
+        extras,
+    })
 }
 
 /// The single-symbol path for one candidate: `None` unless the pattern's first symbol is `symbol`.
 pub fn match_single_symbol(pattern: &[Vec<String>], symbol: &str) -> Option<SingleSymbolMatch> {
-    let _ = (pattern, symbol);
-    unimplemented!("the matching helper implements this")
+    if pattern.first()?.first()? != symbol {
+        return None;
+    }
+    let p = flatten(pattern);
+    let s = [symbol];
+    // The reference runs the exact extraction with cutoff 0; the first symbol always matches.
+    let extraction = extract(&p, &s, 0.0)?;
+    let m = extraction.matches.len();
+    let present_end = extraction.past_len + extraction.present_len;
+    let present = &p[extraction.past_len..present_end];
+    let fragmentation = extraction.blocks as i64 - 1;
+    let evidence = fraction(m, p.len());
+    let confidence = fraction(m, present.len());
+    let snr = fraction(m, m + extraction.flat_extras.len());
+    let coherence = if fragmentation == -1 {
+        0.0
+    } else {
+        1.0 / (fragmentation + 1) as f64
+    };
+    let owned = |symbols: &[&str]| symbols.iter().map(|symbol| (*symbol).to_owned()).collect();
+    Some(SingleSymbolMatch {
+        // difflib's ratio `2 * M / (|P| + |S|)`: `2 / (L + 1)`, with no percentage round trip.
+        similarity: 2.0 * m as f64 / (p.len() + s.len()) as f64,
+        evidence,
+        confidence,
+        snr,
+        fragmentation,
+        potential: (evidence + confidence) * snr + coherence,
+        matches: owned(&extraction.matches),
+        past: owned(&p[..extraction.past_len]),
+        present: owned(present),
+        future: owned(&p[present_end..]),
+        missing: owned(&extraction.flat_missing),
+        extras: owned(&extraction.flat_extras),
+    })
+}
+
+/// The symbols of `events` in order.
+fn flatten(events: &[Vec<String>]) -> Vec<&str> {
+    events.iter().flatten().map(String::as_str).collect()
+}
+
+/// `part / whole`, or 0 when `whole` is 0 (the reference's guard for evidence and confidence).
+fn fraction(part: usize, whole: usize) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+/// `(2m - e) / (2m + e)`, or 0 when the denominator is 0.
+fn signal_to_noise(matches: usize, extras: usize) -> f64 {
+    let (signal, noise) = (2 * matches, extras);
+    if signal + noise == 0 {
+        0.0
+    } else {
+        (signal as f64 - noise as f64) / (signal + noise) as f64
+    }
 }

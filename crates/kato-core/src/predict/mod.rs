@@ -2,14 +2,26 @@
 //! metric, the 3 x max_predictions pruning, ranking with deterministic ties, the prediction
 //! objects with the reference's field names, and `future_potentials`.
 //!
-//! INTERFACE FIXED BY THE LEAD; the helper that owns this module fills in the bodies and may add
-//! private submodules, but keeps these public names and fields.
+//! Deliberate differences from the reference (DESIGN.md section 8): every ordering among equal
+//! keys, the pruning included, is decided by (key desc, similarity desc, name asc);
+//! `future_potentials` belongs to the request; `rank_sort_algo` is honoured. A `None`
+//! `weighted_*` ranking key sorts after every number (the reference answers HTTP 500).
+
+mod full;
+mod metrics;
+mod ranking;
+mod single;
+
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::str::FromStr;
 
 use serde::Serialize;
 
-use crate::matching::{Anomaly, MatchConfig};
+use crate::matching::{Anomaly, MatchConfig, match_pattern};
 
 /// A learned pattern offered to [`predict`], with what Redis knows of it.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,6 +100,104 @@ pub enum RankSortAlgo {
     /// `weighted_snr`.
     WeightedSnr,
 }
+
+impl RankSortAlgo {
+    /// Every key, in the reference's validator order.
+    pub const ALL: [Self; 20] = [
+        Self::Potential,
+        Self::Similarity,
+        Self::Evidence,
+        Self::Confidence,
+        Self::Snr,
+        Self::Fragmentation,
+        Self::Frequency,
+        Self::NormalizedEntropy,
+        Self::GlobalNormalizedEntropy,
+        Self::ItfdfSimilarity,
+        Self::Confluence,
+        Self::PredictiveInformation,
+        Self::BayesianPosterior,
+        Self::BayesianPrior,
+        Self::BayesianLikelihood,
+        Self::TfidfScore,
+        Self::WeightedSimilarity,
+        Self::WeightedEvidence,
+        Self::WeightedConfidence,
+        Self::WeightedSnr,
+    ];
+
+    /// The reference's name of the key (also the prediction field it reads).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Potential => "potential",
+            Self::Similarity => "similarity",
+            Self::Evidence => "evidence",
+            Self::Confidence => "confidence",
+            Self::Snr => "snr",
+            Self::Fragmentation => "fragmentation",
+            Self::Frequency => "frequency",
+            Self::NormalizedEntropy => "normalized_entropy",
+            Self::GlobalNormalizedEntropy => "global_normalized_entropy",
+            Self::ItfdfSimilarity => "itfdf_similarity",
+            Self::Confluence => "confluence",
+            Self::PredictiveInformation => "predictive_information",
+            Self::BayesianPosterior => "bayesian_posterior",
+            Self::BayesianPrior => "bayesian_prior",
+            Self::BayesianLikelihood => "bayesian_likelihood",
+            Self::TfidfScore => "tfidf_score",
+            Self::WeightedSimilarity => "weighted_similarity",
+            Self::WeightedEvidence => "weighted_evidence",
+            Self::WeightedConfidence => "weighted_confidence",
+            Self::WeightedSnr => "weighted_snr",
+        }
+    }
+}
+
+impl fmt::Display for RankSortAlgo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for RankSortAlgo {
+    type Err = UnknownRankSortAlgo;
+
+    /// Accepts exactly the reference's names (case-sensitive, no surrounding space).
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|algo| algo.as_str() == text)
+            .ok_or_else(|| UnknownRankSortAlgo {
+                input: text.chars().take(100).collect(),
+            })
+    }
+}
+
+/// A `rank_sort_algo` name that is not one of [`RankSortAlgo::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownRankSortAlgo {
+    /// The rejected text, cut to its first 100 characters.
+    pub input: String,
+}
+
+impl fmt::Display for UnknownRankSortAlgo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "unknown rank_sort_algo {:?}: expected one of ",
+            self.input
+        )?;
+        for (index, algo) in RankSortAlgo::ALL.iter().enumerate() {
+            if index > 0 {
+                f.write_str(", ")?;
+            }
+            f.write_str(algo.as_str())?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for UnknownRankSortAlgo {}
 
 /// Everything a prediction request decides.
 #[derive(Debug, Clone, PartialEq)]
@@ -252,7 +362,7 @@ pub enum Prediction {
 }
 
 /// What a prediction request returns.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Predictions {
     /// Ranked, at most `max_predictions`.
     pub predictions: Vec<Prediction>,
@@ -261,13 +371,27 @@ pub struct Predictions {
 }
 
 /// Predicts from `stm` over `candidates` (already retrieved; the order does not matter, the
-/// result is the same for any order). An STM of one symbol takes the single-symbol path.
+/// result is the same for any order as long as names are unique). An STM of one symbol takes the
+/// single-symbol path; an empty STM predicts nothing.
 pub fn predict(
     stm: &[Vec<String>],
     candidates: Vec<Candidate>,
     statistics: &KbStatistics,
     config: &PredictConfig,
 ) -> Predictions {
-    let _ = (stm, candidates, statistics, config);
-    unimplemented!("the prediction helper implements this")
+    let state: Vec<&str> = stm.iter().flatten().map(String::as_str).collect();
+    match state.as_slice() {
+        [] => Predictions::default(),
+        [symbol] => single::predict_single_symbol(symbol, candidates, config.max_predictions),
+        _ => {
+            let matched = candidates
+                .into_iter()
+                .filter_map(|candidate| {
+                    match_pattern(&candidate.events, stm, &config.matching)
+                        .map(|found| (candidate, found))
+                })
+                .collect();
+            full::predict_full(stm, matched, statistics, config)
+        }
+    }
 }

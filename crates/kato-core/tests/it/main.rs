@@ -3,6 +3,7 @@
 mod golden;
 mod minhash_properties;
 mod naming_properties;
+mod predict;
 mod stm_properties;
 
 use proptest::test_runner::{Config, RngSeed};

@@ -1,0 +1,98 @@
+//! Aligning a pattern with the state: `extract_prediction_info` in exact mode (spec 3.3) and the
+//! event expansion of `Prediction.__init__` (spec 3.5 steps 5 and 6).
+
+use super::sequence_matcher::{SequenceMatcher, Tag};
+
+/// What exact difflib alignment makes of a flat pattern `P` and a flat state `S`.
+#[derive(Debug)]
+pub(super) struct Extraction<'s> {
+    /// `P[..past_len]` is the flat past.
+    pub(super) past_len: usize,
+    /// `P[past_len..past_len + present_len]` is the flat present.
+    pub(super) present_len: usize,
+    /// Matching blocks between `P` and `S`, the sentinel not counted.
+    pub(super) blocks: usize,
+    /// The state tokens of the blocks, in block order.
+    pub(super) matches: Vec<&'s str>,
+    /// Present tokens in `delete` and `replace` ranges of `SequenceMatcher(present, S)`.
+    pub(super) flat_missing: Vec<&'s str>,
+    /// State tokens in `insert` and `replace` ranges of `SequenceMatcher(present, S)`.
+    pub(super) flat_extras: Vec<&'s str>,
+}
+
+/// Exact-mode `extract_prediction_info(P, S, cutoff)`: `None` when no block matches and `cutoff`
+/// is above 0; with no block and a cutoff of 0 the whole pattern is the present.
+pub(super) fn extract<'s>(
+    p: &'s [&'s str],
+    s: &'s [&'s str],
+    cutoff: f64,
+) -> Option<Extraction<'s>> {
+    let mut matcher = SequenceMatcher::new(p, s);
+    let blocks = matcher.get_matching_blocks();
+    // The last block is the sentinel.
+    let real = &blocks[..blocks.len() - 1];
+    let matches: Vec<&'s str> = real
+        .iter()
+        .flat_map(|block| &s[block.b..block.b + block.size])
+        .copied()
+        .collect();
+    let (past_len, present_end) = match (real.first(), real.last()) {
+        (Some(first), Some(last)) => (first.a, last.a + last.size),
+        _ if cutoff > 0.0 => return None,
+        _ => (0, p.len()),
+    };
+    let present = &p[past_len..present_end];
+    matcher.set_seq1(present);
+    let mut flat_missing = Vec::new();
+    let mut flat_extras = Vec::new();
+    for opcode in matcher.get_opcodes() {
+        if matches!(opcode.tag, Tag::Delete | Tag::Replace) {
+            flat_missing.extend_from_slice(&present[opcode.i1..opcode.i2]);
+        }
+        if matches!(opcode.tag, Tag::Insert | Tag::Replace) {
+            flat_extras.extend_from_slice(&s[opcode.j1..opcode.j2]);
+        }
+    }
+    Some(Extraction {
+        past_len,
+        present_len: present.len(),
+        blocks: real.len(),
+        matches,
+        flat_missing,
+        flat_extras,
+    })
+}
+
+/// Splits `events` into past, present and future (`events[..past_end]`,
+/// `events[past_end..present_end]`, `events[present_end..]`) from the flat lengths, then applies
+/// the tail fix.
+///
+/// Events are walked until their sizes add up to at least `past_len`, then to at least
+/// `past_len + present_len`; so an event holding both past and present symbols first lands in the
+/// past. The tail fix then moves the last past event to the present when it contains the first
+/// match (plain membership, as the reference tests it).
+pub(super) fn split_events(
+    events: &[Vec<String>],
+    past_len: usize,
+    present_len: usize,
+    first_match: Option<&str>,
+) -> (usize, usize) {
+    let mut total = 0;
+    let mut index = 0;
+    while total < past_len && index < events.len() {
+        total += events[index].len();
+        index += 1;
+    }
+    let mut past_end = index;
+    while total < past_len + present_len && index < events.len() {
+        total += events[index].len();
+        index += 1;
+    }
+    let present_end = index;
+    if let (Some(last_past), Some(first_match)) = (past_end.checked_sub(1), first_match)
+        && events[last_past].iter().any(|symbol| symbol == first_match)
+    {
+        past_end = last_past;
+    }
+    (past_end, present_end)
+}
