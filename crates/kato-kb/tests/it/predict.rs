@@ -123,7 +123,7 @@ async fn golden_examples_end_to_end() {
     let p = &out["predictions"][0];
     assert_eq!(p["present"], json!([["hello", "world"], ["bar", "foo"]]));
     assert_eq!(p["missing"], json!([["world"], ["bar"]]));
-    assert_close(p, "itfdf_similarity", 0.7071);
+    assert_close(p, "itfdf_similarity", std::f64::consts::FRAC_1_SQRT_2);
     assert_close(p, "normalized_entropy", 1.0);
     assert_close(p, "potential", 2.2071);
     kbs.push(kb);
