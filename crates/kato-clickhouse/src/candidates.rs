@@ -40,7 +40,30 @@ pub enum CandidateBase {
     },
     /// The patterns whose first symbol is this one (the single-symbol path).
     FirstToken(String),
+    /// The named patterns (bare 40-hex names).
+    Names(Vec<String>),
 }
+
+/// A pattern that passes the similarity bound, with what the bound was computed from.
+#[derive(Debug, Clone, PartialEq, Eq, Row, Deserialize)]
+pub struct BoundedCandidate {
+    /// The bare 40-hex name.
+    pub name: String,
+    /// `sum_s min(count_P(s), count_S(s))` over the STM's symbols.
+    pub overlap: u32,
+    /// `|P|`.
+    pub pattern_length: u32,
+}
+
+/// The symbol-index aggregation: per pattern sharing a symbol with the STM, the multiset
+/// overlap and its length. Placeholders: kb, symbols, symbols, counts. Duplicate index rows
+/// (before a merge) collapse in the inner grouping.
+const OVERLAP_SQL: &str = "SELECT lower(hex(name)) AS name, \
+        toUInt32(sum(least(c, transform(symbol, ?, ?, 0)))) AS overlap, \
+        any(l) AS pattern_length \
+    FROM (SELECT name, symbol, any(count) AS c, any(length) AS l FROM symbol_index \
+        WHERE kb_id = ? AND symbol IN ? GROUP BY name, symbol) \
+    GROUP BY name";
 
 /// A set filter of the reference's `filter_pipeline`, pushed into SQL. Filters intersect, so
 /// their order changes the work, never the result.
@@ -90,6 +113,7 @@ impl ClickHouseStore {
     ) -> Result<Vec<CandidateBody>, ClickHouseError> {
         let nothing_can_match = match base {
             CandidateBase::SimilarityBound { symbol_counts, .. } => symbol_counts.is_empty(),
+            CandidateBase::Names(names) => names.is_empty(),
             CandidateBase::All | CandidateBase::FirstToken(_) => false,
         } || filters.iter().any(|filter| match filter {
             CandidateFilter::Jaccard { tokens, .. } | CandidateFilter::SharesToken { tokens } => {
@@ -104,14 +128,13 @@ impl ClickHouseStore {
         let mut sql = String::from("SELECT name, pattern_data FROM patterns_data WHERE kb_id = ?");
         match base {
             CandidateBase::All => {}
-            CandidateBase::SimilarityBound { .. } => sql.push_str(
-                " AND name IN (SELECT lower(hex(name)) FROM (\
-                    SELECT name, symbol, any(count) AS c, any(length) AS l FROM symbol_index \
-                    WHERE kb_id = ? AND symbol IN ? GROUP BY name, symbol) \
-                 GROUP BY name \
-                 HAVING 2 * sum(least(c, transform(symbol, ?, ?, 0))) >= ? * (any(l) + ?))",
-            ),
+            CandidateBase::SimilarityBound { .. } => {
+                sql.push_str(" AND name IN (SELECT name FROM (");
+                sql.push_str(OVERLAP_SQL);
+                sql.push_str(" HAVING 2 * overlap >= ? * (pattern_length + ?)))");
+            }
             CandidateBase::FirstToken(_) => sql.push_str(" AND first_token = ?"),
+            CandidateBase::Names(_) => sql.push_str(" AND name IN ?"),
         }
         for filter in filters {
             sql.push_str(match filter {
@@ -139,17 +162,12 @@ impl ClickHouseStore {
                 stm_length,
                 threshold,
             } => {
-                let symbols: Vec<&str> = symbol_counts.iter().map(|(s, _)| s.as_str()).collect();
-                let counts: Vec<u32> = symbol_counts.iter().map(|(_, c)| *c).collect();
-                query = query
-                    .bind(kb.as_str())
-                    .bind(&symbols)
-                    .bind(&symbols)
-                    .bind(counts)
+                query = bind_overlap(query, kb, symbol_counts)
                     .bind(threshold - BOUND_SLACK)
                     .bind(*stm_length);
             }
             CandidateBase::FirstToken(symbol) => query = query.bind(symbol.as_str()),
+            CandidateBase::Names(names) => query = query.bind(names),
         }
         for filter in filters {
             query = match filter {
@@ -178,5 +196,43 @@ impl ClickHouseStore {
             };
         }
         Ok(query.fetch_all::<CandidateBody>().await?)
+    }
+}
+
+fn bind_overlap(
+    query: clickhouse::query::Query,
+    kb: &KbId,
+    symbol_counts: &[(String, u32)],
+) -> clickhouse::query::Query {
+    let symbols: Vec<&str> = symbol_counts.iter().map(|(s, _)| s.as_str()).collect();
+    let counts: Vec<u32> = symbol_counts.iter().map(|(_, c)| *c).collect();
+    query
+        .bind(&symbols)
+        .bind(counts)
+        .bind(kb.as_str())
+        .bind(&symbols)
+}
+
+impl ClickHouseStore {
+    /// The patterns of `kb` whose similarity bound with the STM reaches `threshold` (see
+    /// [`CandidateBase::SimilarityBound`]), without their bodies: name, overlap and length,
+    /// sorted by name. What a caller needs to score candidates in decreasing order of a bound
+    /// and stop early.
+    pub async fn similarity_bounded(
+        &self,
+        kb: &KbId,
+        symbol_counts: &[(String, u32)],
+        stm_length: u32,
+        threshold: f64,
+    ) -> Result<Vec<BoundedCandidate>, ClickHouseError> {
+        if symbol_counts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql =
+            format!("{OVERLAP_SQL} HAVING 2 * overlap >= ? * (pattern_length + ?) ORDER BY name");
+        let query = bind_overlap(self.client().query(&sql), kb, symbol_counts)
+            .bind(threshold - BOUND_SLACK)
+            .bind(stm_length);
+        Ok(query.fetch_all::<BoundedCandidate>().await?)
     }
 }

@@ -3,12 +3,19 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use kato_clickhouse::{CandidateBase, CandidateBody, CandidateFilter};
-use kato_core::predict::{Candidate, KbStatistics, Predictions, predict};
+use kato_clickhouse::{BoundedCandidate, CandidateBase, CandidateBody, CandidateFilter};
+use kato_core::matching::match_pattern;
+use kato_core::predict::{
+    Candidate, KbStatistics, Predictions, pre_potential_of, pre_potential_upper_bound, predict,
+};
 use kato_core::{KbId, MinHashConfig, MinHasher};
 
 use crate::session_config::{FilterStage, PredictionSettings};
 use crate::{KbError, KnowledgeBase};
+
+/// Slack for comparing a computed pre-potential with a bound: both are floating point, so a
+/// tie in exact arithmetic may differ in the last bits; erring on reading more is safe.
+const BOUND_SLACK: f64 = 1e-9;
 
 /// How a request's candidates are found (see [`KnowledgeBase::candidate_query`]).
 #[derive(Debug, Clone, PartialEq)]
@@ -36,8 +43,8 @@ impl KnowledgeBase {
         Ok(self.predict_counted(kb, stm, settings).await?.0)
     }
 
-    /// [`KnowledgeBase::predict`], and how many candidates the indexed search returned (what
-    /// the request cost, for benchmarks and diagnostics).
+    /// [`KnowledgeBase::predict`], and how many candidate bodies it read and matched (what the
+    /// request cost, for benchmarks and diagnostics).
     pub async fn predict_counted(
         &self,
         kb: &KbId,
@@ -48,16 +55,33 @@ impl KnowledgeBase {
             let empty = predict(stm, Vec::new(), &KbStatistics::default(), &settings.predict);
             return Ok((empty, 0));
         };
-        let bodies = self
-            .clickhouse()
-            .candidates(kb, &query.base, &query.filters)
-            .await?;
-        let count = bodies.len();
+        let (bodies, scored) = match &query.base {
+            CandidateBase::SimilarityBound {
+                symbol_counts,
+                stm_length,
+                threshold,
+            } if settings.predict.matching.fuzzy_token_threshold <= 0.0 => {
+                let bounded = self
+                    .clickhouse()
+                    .similarity_bounded(kb, symbol_counts, *stm_length, *threshold)
+                    .await?;
+                self.best_by_bound(kb, stm, bounded, *stm_length, &query.filters, settings)
+                    .await?
+            }
+            _ => {
+                let bodies = self
+                    .clickhouse()
+                    .candidates(kb, &query.base, &query.filters)
+                    .await?;
+                let count = bodies.len();
+                (bodies, count)
+            }
+        };
         let candidates = self.with_redis_values(kb, bodies).await?;
         let statistics = self.statistics(kb, stm, &candidates, settings).await?;
         Ok((
             predict(stm, candidates, &statistics, &settings.predict),
-            count,
+            scored,
         ))
     }
 
@@ -81,7 +105,9 @@ impl KnowledgeBase {
         let base = match query.base {
             // The single-symbol path's first-token rule is the path's definition, not an index.
             first @ CandidateBase::FirstToken(_) => first,
-            CandidateBase::All | CandidateBase::SimilarityBound { .. } => CandidateBase::All,
+            CandidateBase::All
+            | CandidateBase::SimilarityBound { .. }
+            | CandidateBase::Names(_) => CandidateBase::All,
         };
         let bodies = self
             .clickhouse()
@@ -90,6 +116,63 @@ impl KnowledgeBase {
         let candidates = self.with_redis_values(kb, bodies).await?;
         let statistics = self.statistics(kb, stm, &candidates, settings).await?;
         Ok(predict(stm, candidates, &statistics, &settings.predict))
+    }
+
+    /// The candidates the 3 x `max_predictions` pruning can keep, found without scoring every
+    /// pattern that passes the similarity bound: bodies are read and matched in decreasing
+    /// order of [`pre_potential_upper_bound`] until more than the pruning set passed and the
+    /// set's worst pre-potential exceeds the next bound; no candidate left unread can then
+    /// enter the pruned set, so the predictions equal those of scoring them all. Returns the
+    /// bodies that passed the recall gate.
+    async fn best_by_bound(
+        &self,
+        kb: &KbId,
+        stm: &[Vec<String>],
+        bounded: Vec<BoundedCandidate>,
+        stm_length: u32,
+        filters: &[CandidateFilter],
+        settings: &PredictionSettings,
+    ) -> Result<(Vec<CandidateBody>, usize), KbError> {
+        let mut order: Vec<(f64, String)> = bounded
+            .into_iter()
+            .map(|c| {
+                let bound = pre_potential_upper_bound(c.overlap, c.pattern_length, stm_length);
+                (bound, c.name)
+            })
+            .collect();
+        order.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        // One more than the pruning set, so the pruning (and `_pre_potential`) happens exactly
+        // when it would over every candidate.
+        let wanted = settings.predict.max_predictions.saturating_mul(3) + 1;
+        let mut passed: Vec<(f64, CandidateBody)> = Vec::new();
+        let mut read = 0;
+        // The first round reads as many as the pruning set needs; each next round doubles.
+        let mut chunk = wanted;
+        while read < order.len() {
+            let end = (read + chunk).min(order.len());
+            let names: Vec<String> = order[read..end].iter().map(|(_, n)| n.clone()).collect();
+            let bodies = self
+                .clickhouse()
+                .candidates(kb, &CandidateBase::Names(names), filters)
+                .await?;
+            for body in bodies {
+                if let Some(found) =
+                    match_pattern(&body.pattern_data, stm, &settings.predict.matching)
+                {
+                    passed.push((pre_potential_of(&found), body));
+                }
+            }
+            read = end;
+            chunk = chunk.saturating_mul(2);
+            if passed.len() >= wanted && read < order.len() {
+                passed.sort_by(|a, b| b.0.total_cmp(&a.0));
+                let worst_kept = passed[wanted - 2].0;
+                if worst_kept > order[read].0 + BOUND_SLACK {
+                    break;
+                }
+            }
+        }
+        Ok((passed.into_iter().map(|(_, body)| body).collect(), read))
     }
 
     async fn with_redis_values(

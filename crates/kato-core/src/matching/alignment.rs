@@ -96,3 +96,68 @@ pub(super) fn split_events(
     }
     (past_end, present_end)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn events(list: &[&[&str]]) -> Vec<Vec<String>> {
+        list.iter()
+            .map(|event| event.iter().map(|s| (*s).to_owned()).collect())
+            .collect()
+    }
+
+    /// An event holding past and present symbols lands in the past, then the tail fix moves it.
+    #[test]
+    fn straddling_event_is_moved_by_the_tail_fix() {
+        let pattern = events(&[&["a", "b"], &["c"], &["d"]]);
+        // Flat past `[a]`, present `[b, c]`.
+        assert_eq!(split_events(&pattern, 1, 2, Some("b")), (0, 2));
+        // Without a first match in it, the event stays in the past.
+        assert_eq!(split_events(&pattern, 1, 2, Some("c")), (1, 2));
+        assert_eq!(split_events(&pattern, 1, 2, None), (1, 2));
+    }
+
+    /// Spec 3.5 step 6: `[[x],[x],[y]]` against `[x,y]` moves `[x]` to the present by membership.
+    #[test]
+    fn tail_fix_by_plain_membership() {
+        let pattern = events(&[&["x"], &["x"], &["y"]]);
+        let p = ["x", "x", "y"];
+        let extraction = extract(&p, &["x", "y"], 0.1).expect("a block matches");
+        assert_eq!((extraction.past_len, extraction.present_len), (1, 2));
+        assert_eq!(extraction.matches, ["x", "y"]);
+        let first = extraction.matches.first().copied();
+        assert_eq!(split_events(&pattern, 1, 2, first), (0, 3));
+    }
+
+    #[test]
+    fn no_block() {
+        let p = ["a", "b"];
+        assert!(extract(&p, &["c"], 0.1).is_none());
+        let extraction = extract(&p, &["c"], 0.0).expect("cutoff 0 keeps it");
+        assert_eq!((extraction.past_len, extraction.present_len), (0, 2));
+        assert_eq!(extraction.blocks, 0);
+        assert!(extraction.matches.is_empty());
+        assert_eq!(extraction.flat_missing, ["a", "b"]);
+        assert_eq!(extraction.flat_extras, ["c"]);
+    }
+
+    /// Spec 8 example 11: the flat extras keep the unmatched duplicate.
+    #[test]
+    fn flat_extras_count_duplicates() {
+        let p = ["a", "b", "c"];
+        let extraction = extract(&p, &["a", "a", "b"], 0.1).expect("a block matches");
+        assert_eq!(extraction.matches, ["a", "b"]);
+        assert_eq!((extraction.past_len, extraction.present_len), (0, 2));
+        assert_eq!(extraction.flat_extras, ["a"]);
+        assert!(extraction.flat_missing.is_empty());
+    }
+
+    /// Walking stops at the pattern's end even when the flat lengths ask for more.
+    #[test]
+    fn walk_stops_at_the_end() {
+        let pattern = events(&[&["a"], &["b"]]);
+        assert_eq!(split_events(&pattern, 0, 5, None), (0, 2));
+        assert_eq!(split_events(&[], 0, 0, None), (0, 0));
+    }
+}

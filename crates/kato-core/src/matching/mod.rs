@@ -34,7 +34,7 @@ mod similarity;
 use serde::Serialize;
 
 use alignment::{extract, split_events};
-use similarity::{character_score, token_score};
+use similarity::{character_score, native_cutoff, token_score};
 
 /// How the multi-symbol path matches one pattern.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -128,16 +128,23 @@ pub fn match_pattern(
 ) -> Option<PatternMatch> {
     let p = flatten(pattern);
     let s = flatten(stm);
-    let score = if config.use_token_matching {
-        token_score(&p, &s)
+    let threshold = config.recall_threshold;
+    // RapidFuzz keeps candidates scoring at or above `threshold * 100 - 1e-6` (a Python comparison
+    // for the token scorer; the native character scorer sees the cutoff rounded to single
+    // precision). The reference then checks the similarity against the threshold once more.
+    let cutoff = threshold * 100.0 - 1e-6;
+    let (score, kept) = if config.use_token_matching {
+        let score = token_score(&p, &s);
+        (score, score >= cutoff)
     } else {
-        character_score(&p, &s)
+        // The reference's RapidFuzz rejects a negative cutoff and returns no predictions at all;
+        // DESIGN.md section 8 lets a threshold of 0 keep every candidate instead.
+        let cutoff = native_cutoff(cutoff.max(0.0));
+        let score = character_score(&p, &s, cutoff);
+        (score, score >= cutoff)
     };
     let similarity = score / 100.0;
-    // RapidFuzz keeps scores at or above `threshold * 100 - 1e-6`; the reference then checks the
-    // similarity against the threshold once more. Both can decide in the last bit.
-    let threshold = config.recall_threshold;
-    if !(score >= threshold * 100.0 - 1e-6 && similarity >= threshold) {
+    if !(kept && similarity >= threshold) {
         return None;
     }
     let extraction = extract(&p, &s, threshold)?;

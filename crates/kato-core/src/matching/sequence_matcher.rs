@@ -214,3 +214,208 @@ impl<'s, T: Eq + Hash> SequenceMatcher<'s, T> {
         answer
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chars(text: &str) -> Vec<char> {
+        text.chars().collect()
+    }
+
+    fn blocks(a: &str, b: &str) -> Vec<(usize, usize, usize)> {
+        let (a, b) = (chars(a), chars(b));
+        SequenceMatcher::new(&a, &b)
+            .get_matching_blocks()
+            .into_iter()
+            .map(|block| (block.a, block.b, block.size))
+            .collect()
+    }
+
+    fn opcodes(a: &str, b: &str) -> Vec<(&'static str, usize, usize, usize, usize)> {
+        let (a, b) = (chars(a), chars(b));
+        SequenceMatcher::new(&a, &b)
+            .get_opcodes()
+            .into_iter()
+            .map(|opcode| {
+                let tag = match opcode.tag {
+                    Tag::Replace => "replace",
+                    Tag::Delete => "delete",
+                    Tag::Insert => "insert",
+                    Tag::Equal => "equal",
+                };
+                (tag, opcode.i1, opcode.i2, opcode.j1, opcode.j2)
+            })
+            .collect()
+    }
+
+    fn longest(a: &str, b: &str, range: (usize, usize, usize, usize)) -> (usize, usize, usize) {
+        let (a, b) = (chars(a), chars(b));
+        let block =
+            SequenceMatcher::new(&a, &b).find_longest_match(range.0, range.1, range.2, range.3);
+        (block.a, block.b, block.size)
+    }
+
+    /// CPython's documented examples.
+    #[test]
+    fn documented_examples() {
+        assert_eq!(blocks("abxcd", "abcd"), [(0, 0, 2), (3, 2, 2), (5, 4, 0)]);
+        assert_eq!(
+            opcodes("qabxcd", "abycdf"),
+            [
+                ("delete", 0, 1, 0, 0),
+                ("equal", 1, 3, 0, 2),
+                ("replace", 3, 4, 2, 3),
+                ("equal", 4, 6, 3, 5),
+                ("insert", 6, 6, 5, 6),
+            ]
+        );
+        assert_eq!(
+            blocks(
+                "private Thread currentThread;",
+                "private volatile Thread currentThread;"
+            ),
+            [(0, 0, 6), (6, 15, 23), (29, 38, 0)]
+        );
+    }
+
+    /// Ties go to the smallest `i`, then the smallest `j`; ranges are honoured.
+    #[test]
+    fn find_longest_match_ties_and_ranges() {
+        assert_eq!(longest("ababab", "abab", (0, 6, 0, 4)), (0, 0, 4));
+        assert_eq!(longest("ababab", "abab", (1, 6, 0, 4)), (2, 0, 4));
+        assert_eq!(longest("ababab", "abab", (0, 6, 1, 4)), (1, 1, 3));
+        assert_eq!(longest("xyzabcxyz", "abcxyz", (0, 9, 0, 6)), (3, 0, 6));
+        assert_eq!(longest("ba", "ab", (0, 2, 0, 2)), (0, 1, 1));
+        assert_eq!(longest("abab", "baba", (0, 4, 0, 4)), (0, 1, 3));
+        assert_eq!(longest("aca", "cda", (0, 3, 0, 3)), (0, 2, 1));
+        assert_eq!(longest("abc", "xyz", (1, 3, 2, 3)), (1, 2, 0));
+    }
+
+    /// Without autojunk: CPython with `autojunk=True` would treat the 250 `a`s of `b` as popular
+    /// and find nothing long.
+    #[test]
+    fn no_autojunk() {
+        let a = format!("{}b", "a".repeat(250));
+        let b = format!("b{}", "a".repeat(250));
+        assert_eq!(blocks(&a, &b), [(0, 1, 250), (251, 251, 0)]);
+        assert_eq!(
+            opcodes(&a, &b),
+            [
+                ("insert", 0, 0, 0, 1),
+                ("equal", 0, 250, 1, 251),
+                ("delete", 250, 251, 251, 251),
+            ]
+        );
+    }
+
+    #[test]
+    fn opcodes_of_cpython() {
+        assert_eq!(
+            opcodes("acbd", "abcd"),
+            [
+                ("equal", 0, 1, 0, 1),
+                ("insert", 1, 1, 1, 2),
+                ("equal", 1, 2, 2, 3),
+                ("delete", 2, 3, 3, 3),
+                ("equal", 3, 4, 3, 4),
+            ]
+        );
+        assert_eq!(
+            opcodes("abcabcab", "bcacab"),
+            [
+                ("delete", 0, 1, 0, 0),
+                ("equal", 1, 4, 0, 3),
+                ("delete", 4, 5, 3, 3),
+                ("equal", 5, 8, 3, 6),
+            ]
+        );
+        assert_eq!(
+            opcodes("ab", "ba"),
+            [
+                ("insert", 0, 0, 0, 1),
+                ("equal", 0, 1, 1, 2),
+                ("delete", 1, 2, 2, 2)
+            ]
+        );
+        assert_eq!(opcodes("", "abc"), [("insert", 0, 0, 0, 3)]);
+        assert_eq!(opcodes("abc", ""), [("delete", 0, 3, 0, 0)]);
+        assert_eq!(opcodes("", ""), []);
+    }
+
+    /// `(i, j, n)` as CPython prints a block.
+    type Triple = (usize, usize, usize);
+
+    /// Random pairs over a small alphabet, expected values from CPython 3.11's difflib
+    /// (`SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks()`).
+    #[test]
+    fn matching_blocks_of_cpython() {
+        let cases: [(&str, &str, &[Triple]); 31] = [
+            (
+                "cbbccaa",
+                "cbccaabbaacc",
+                &[(0, 0, 1), (2, 1, 5), (7, 12, 0)],
+            ),
+            ("acbbccccac", "", &[(10, 0, 0)]),
+            ("aaaaacab", "bcaca", &[(4, 2, 3), (8, 5, 0)]),
+            ("bbacabcbbc", "c", &[(3, 0, 1), (10, 1, 0)]),
+            ("bacb", "", &[(4, 0, 0)]),
+            ("c", "ababbaacaaaa", &[(0, 7, 1), (1, 12, 0)]),
+            ("bcbbacc", "cbb", &[(1, 0, 3), (7, 3, 0)]),
+            ("b", "abaaa", &[(0, 1, 1), (1, 5, 0)]),
+            ("aaabbaccabc", "cab", &[(7, 0, 3), (11, 3, 0)]),
+            ("babbaabcba", "abc", &[(5, 0, 3), (10, 3, 0)]),
+            ("caaaabbacb", "baaa", &[(1, 1, 3), (10, 4, 0)]),
+            ("cca", "", &[(3, 0, 0)]),
+            ("bbcbacbca", "acabac", &[(2, 1, 1), (3, 3, 3), (9, 6, 0)]),
+            ("caa", "ccacbbcabaa", &[(0, 1, 2), (2, 7, 1), (3, 11, 0)]),
+            ("a", "baccbbbc", &[(0, 1, 1), (1, 8, 0)]),
+            ("bcacaaa", "ccccaba", &[(1, 3, 2), (4, 6, 1), (7, 7, 0)]),
+            ("caa", "bbaa", &[(1, 2, 2), (3, 4, 0)]),
+            ("", "bb", &[(0, 2, 0)]),
+            (
+                "caababbc",
+                "cccacaabbcb",
+                &[(0, 4, 4), (6, 8, 2), (8, 11, 0)],
+            ),
+            ("", "", &[(0, 0, 0)]),
+            ("cabacbbaa", "b", &[(2, 0, 1), (9, 1, 0)]),
+            ("bcacccab", "acbab", &[(2, 0, 2), (6, 3, 2), (8, 5, 0)]),
+            ("abcaccbbcaca", "a", &[(0, 0, 1), (12, 1, 0)]),
+            ("abbcbbcccb", "bcaccab", &[(0, 5, 2), (10, 7, 0)]),
+            (
+                "abaacabcc",
+                "babbacc",
+                &[(0, 1, 2), (3, 4, 2), (7, 6, 1), (9, 7, 0)],
+            ),
+            ("cab", "bbabbcbacb", &[(1, 2, 2), (3, 10, 0)]),
+            (
+                "aabacbaaabba",
+                "abaabbbabbc",
+                &[(1, 0, 2), (7, 2, 4), (11, 7, 1), (12, 11, 0)],
+            ),
+            ("bcbccbba", "", &[(8, 0, 0)]),
+            ("cacc", "cbbc", &[(0, 0, 1), (2, 3, 1), (4, 4, 0)]),
+            (
+                "cacabbaabaaa",
+                "abaccccbac",
+                &[(7, 0, 3), (10, 8, 1), (12, 10, 0)],
+            ),
+            ("aaa", "aa", &[(0, 0, 2), (3, 2, 0)]),
+        ];
+        for (a, b, expected) in cases {
+            assert_eq!(blocks(a, b), expected, "{a:?} vs {b:?}");
+        }
+    }
+
+    /// `set_seq1` swaps `a` and keeps the index of `b`.
+    #[test]
+    fn set_seq1_reuses_b() {
+        let (a, other, b) = (chars("qabxcd"), chars("abcd"), chars("abycdf"));
+        let mut matcher = SequenceMatcher::new(&a, &b);
+        matcher.set_seq1(&other);
+        let fresh = SequenceMatcher::new(&other, &b);
+        assert_eq!(matcher.get_matching_blocks(), fresh.get_matching_blocks());
+        assert_eq!(matcher.get_opcodes(), fresh.get_opcodes());
+    }
+}

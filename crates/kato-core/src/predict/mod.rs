@@ -21,7 +21,7 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
-use crate::matching::{Anomaly, MatchConfig, match_pattern};
+use crate::matching::{Anomaly, MatchConfig, PatternMatch, match_pattern};
 
 /// A learned pattern offered to [`predict`], with what Redis knows of it.
 #[derive(Debug, Clone, PartialEq)]
@@ -394,4 +394,40 @@ pub fn predict(
             full::predict_full(stm, matched, statistics, config)
         }
     }
+}
+
+/// `_pre_potential` of one matched pattern (spec 4 step C): what the 3 x `max_predictions`
+/// pruning ranks by.
+pub fn pre_potential_of(found: &PatternMatch) -> f64 {
+    metrics::pre_potential(
+        found.evidence,
+        found.confidence,
+        found.snr,
+        found.fragmentation,
+    )
+}
+
+/// An upper bound of [`pre_potential_of`] for a pattern of `pattern_length` symbols that
+/// shares `overlap = sum_s min(count_P(s), count_S(s))` symbols with an STM of `stm_length`
+/// symbols, valid in exact token mode (not fuzzy: fuzzy matches may exceed the overlap).
+///
+/// Why it holds: the matches `m` lie in difflib blocks of equal tokens, so `m <= overlap`;
+/// the flat extras `e >= stm_length - overlap`; snr `(2m - e) / (2m + e)` grows with `m` and
+/// falls with `e`; confidence is at most 1 and the fragmentation term at most 1. A caller
+/// that scores candidates in decreasing bound order can stop once its pruning set is full
+/// and the worst kept value exceeds the next bound: the rest cannot enter the set.
+pub fn pre_potential_upper_bound(overlap: u32, pattern_length: u32, stm_length: u32) -> f64 {
+    if overlap == 0 || pattern_length == 0 {
+        // No block: the candidate is dropped (threshold > 0) or scores 0.
+        return 0.0;
+    }
+    let (overlap, length, stm) = (
+        f64::from(overlap),
+        f64::from(pattern_length),
+        f64::from(stm_length),
+    );
+    let extras = (stm - overlap).max(0.0);
+    let snr = (2.0 * overlap - extras) / (2.0 * overlap + extras);
+    // A negative snr makes the product at most 0 whatever evidence and confidence are.
+    (overlap / length + 1.0) * snr.max(0.0) + 1.0
 }

@@ -1,6 +1,8 @@
 //! Integration tests of kato-core: golden values from the reference and properties.
 
+mod bound;
 mod golden;
+mod matching;
 mod minhash_properties;
 mod naming_properties;
 mod predict;

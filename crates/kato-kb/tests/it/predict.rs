@@ -348,6 +348,7 @@ async fn indexed_search_equals_scoring_every_pattern() {
     let mut kbs = Vec::new();
     let mut compared = 0;
     let mut nonempty = 0;
+    let mut stopped_early = 0;
     for case in 0..12 {
         let vocabulary = [20, 60, 200][case % 3];
         let mut total = 0.0;
@@ -392,11 +393,31 @@ async fn indexed_search_equals_scoring_every_pattern() {
                 ..SessionConfig::default()
             };
             let settings = settings(config);
-            let indexed = test
+            let (indexed, scored) = test
                 .kb
-                .predict(&kb, &stm, &settings)
+                .predict_counted(&kb, &stm, &settings)
                 .await
                 .expect("indexed");
+            if let Some(kato_kb::CandidateQuery {
+                base:
+                    kato_clickhouse::CandidateBase::SimilarityBound {
+                        symbol_counts,
+                        stm_length,
+                        threshold,
+                    },
+                ..
+            }) = kato_kb::candidate_query(&stm, &settings).unwrap()
+            {
+                let bounded = test
+                    .kb
+                    .clickhouse()
+                    .similarity_bounded(&kb, &symbol_counts, stm_length, threshold)
+                    .await
+                    .unwrap();
+                if scored < bounded.len() {
+                    stopped_early += 1;
+                }
+            }
             let exhaustive = test
                 .kb
                 .predict_exhaustive(&kb, &stm, &settings)
@@ -414,6 +435,10 @@ async fn indexed_search_equals_scoring_every_pattern() {
         }
         kbs.push(kb);
     }
+    assert!(
+        stopped_early > 0,
+        "some comparisons must exercise the early stop of the bound-ordered scoring"
+    );
     assert!(
         nonempty * 2 > compared,
         "most comparisons must have predictions to mean something: {nonempty} of {compared}"

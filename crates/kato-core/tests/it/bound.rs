@@ -1,0 +1,48 @@
+//! The pre-potential upper bound that lets kato-kb stop scoring candidates early never
+//! underestimates: for any pattern and STM in exact token mode, the bound computed from symbol
+//! counts alone is at least the pre-potential the matcher computes.
+
+use std::collections::HashMap;
+
+use kato_core::matching::{MatchConfig, match_pattern};
+use kato_core::predict::{pre_potential_of, pre_potential_upper_bound};
+use proptest::prelude::*;
+
+fn events() -> impl Strategy<Value = Vec<Vec<String>>> {
+    // A small alphabet so patterns and STMs share symbols, repeats included.
+    let symbol = prop::sample::select(vec!["a", "b", "c", "d", "e", "f"]).prop_map(String::from);
+    prop::collection::vec(prop::collection::vec(symbol, 1..4), 1..6)
+}
+
+fn overlap(pattern: &[Vec<String>], stm: &[Vec<String>]) -> u32 {
+    let mut counts: HashMap<&str, (u32, u32)> = HashMap::new();
+    for symbol in pattern.iter().flatten() {
+        counts.entry(symbol).or_default().0 += 1;
+    }
+    for symbol in stm.iter().flatten() {
+        counts.entry(symbol).or_default().1 += 1;
+    }
+    counts.values().map(|(p, s)| (*p).min(*s)).sum()
+}
+
+proptest! {
+    #![proptest_config(crate::fixed_seed_config(2000))]
+
+    #[test]
+    fn the_bound_is_never_below_the_pre_potential(pattern in events(), stm in events()) {
+        let config = MatchConfig {
+            recall_threshold: 0.01,
+            use_token_matching: true,
+            fuzzy_token_threshold: 0.0,
+        };
+        if let Some(found) = match_pattern(&pattern, &stm, &config) {
+            let length = pattern.iter().map(Vec::len).sum::<usize>() as u32;
+            let stm_length = stm.iter().map(Vec::len).sum::<usize>() as u32;
+            let bound = pre_potential_upper_bound(overlap(&pattern, &stm), length, stm_length);
+            prop_assert!(
+                pre_potential_of(&found) <= bound + 1e-9,
+                "pre-potential {} above bound {}", pre_potential_of(&found), bound
+            );
+        }
+    }
+}
