@@ -4,9 +4,10 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use kato_clickhouse::{BoundedCandidate, CandidateBase, CandidateBody, CandidateFilter};
-use kato_core::matching::match_pattern;
+use kato_core::matching::{PatternMatch, match_pattern};
 use kato_core::predict::{
     Candidate, KbStatistics, Predictions, pre_potential_of, pre_potential_upper_bound, predict,
+    pruning_order,
 };
 use kato_core::{KbId, MinHashConfig, MinHasher};
 
@@ -144,9 +145,9 @@ impl KnowledgeBase {
         // One more than the pruning set, so the pruning (and `_pre_potential`) happens exactly
         // when it would over every candidate.
         let wanted = settings.predict.max_predictions.saturating_mul(3) + 1;
-        let mut passed: Vec<(f64, CandidateBody)> = Vec::new();
+        let mut passed: Vec<(PatternMatch, CandidateBody)> = Vec::new();
         let mut read = 0;
-        // The first round reads as many as the pruning set needs; each next round doubles.
+        // The first round reads as many as the pruning set needs; each next one doubles.
         let mut chunk = wanted;
         while read < order.len() {
             let end = (read + chunk).min(order.len());
@@ -156,18 +157,22 @@ impl KnowledgeBase {
                 .candidates(kb, &CandidateBase::Names(names), filters)
                 .await?;
             for body in bodies {
-                if let Some(found) =
-                    match_pattern(&body.pattern_data, stm, &settings.predict.matching)
-                {
-                    passed.push((pre_potential_of(&found), body));
+                let matching = &settings.predict.matching;
+                if let Some(found) = match_pattern(&body.pattern_data, stm, matching) {
+                    passed.push((found, body));
                 }
             }
             read = end;
             chunk = chunk.saturating_mul(2);
-            if passed.len() >= wanted && read < order.len() {
-                passed.sort_by(|a, b| b.0.total_cmp(&a.0));
-                let worst_kept = passed[wanted - 2].0;
-                if worst_kept > order[read].0 + BOUND_SLACK {
+            if passed.len() >= wanted {
+                passed.sort_by(|(a, a_body), (b, b_body)| {
+                    pruning_order(a, &a_body.name, b, &b_body.name)
+                });
+                // Only the pruning set and one more reach `predict`: it keeps exactly the
+                // first `wanted - 1` in this order, and the extra one makes it prune.
+                passed.truncate(wanted);
+                let worst_kept = pre_potential_of(&passed[wanted - 2].0);
+                if read < order.len() && worst_kept > order[read].0 + BOUND_SLACK {
                     break;
                 }
             }

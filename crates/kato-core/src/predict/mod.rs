@@ -413,7 +413,9 @@ pub fn pre_potential_of(found: &PatternMatch) -> f64 {
 ///
 /// Why it holds: the matches `m` lie in difflib blocks of equal tokens, so `m <= overlap`;
 /// the flat extras `e >= stm_length - overlap`; snr `(2m - e) / (2m + e)` grows with `m` and
-/// falls with `e`; confidence is at most 1 and the fragmentation term at most 1. A caller
+/// falls with `e`; confidence is at most 1 and the fragmentation term at most 1; and with a
+/// negative snr the product is largest when evidence + confidence is smallest, at least
+/// `2 / length` for a candidate with a block. A caller
 /// that scores candidates in decreasing bound order can stop once its pruning set is full
 /// and the worst kept value exceeds the next bound: the rest cannot enter the set.
 pub fn pre_potential_upper_bound(overlap: u32, pattern_length: u32, stm_length: u32) -> f64 {
@@ -428,6 +430,25 @@ pub fn pre_potential_upper_bound(overlap: u32, pattern_length: u32, stm_length: 
     );
     let extras = (stm - overlap).max(0.0);
     let snr = (2.0 * overlap - extras) / (2.0 * overlap + extras);
-    // A negative snr makes the product at most 0 whatever evidence and confidence are.
-    (overlap / length + 1.0) * snr.max(0.0) + 1.0
+    if snr >= 0.0 {
+        (overlap / length + 1.0) * snr + 1.0
+    } else {
+        // A surviving candidate has a block, so m >= 1 and evidence + confidence >= 2/length
+        // (the present is at most the whole pattern); a negative snr scales that least value.
+        (2.0 / length) * snr + 1.0
+    }
+}
+
+/// The order of the 3 x `max_predictions` pruning (spec 4 step C with DESIGN.md's ties):
+/// pre-potential descending, then similarity descending, then name ascending. A caller that
+/// hands [`predict`] only the first `3 * max_predictions + 1` candidates in this order gets
+/// the same predictions as handing it all of them.
+pub fn pruning_order(
+    a: &PatternMatch,
+    a_name: &str,
+    b: &PatternMatch,
+    b_name: &str,
+) -> std::cmp::Ordering {
+    ranking::descending(pre_potential_of(a), pre_potential_of(b))
+        .then_with(|| ranking::tie_break(a.similarity, a_name, b.similarity, b_name))
 }
