@@ -60,7 +60,7 @@ pub struct BoundedCandidate {
 }
 
 /// The symbol-index aggregation: per pattern sharing a symbol with the STM, the multiset
-/// overlap and its length. Placeholders: kb, symbols, symbols, counts. Duplicate index rows
+/// overlap and its length. Placeholders: symbols, counts, kb, symbols. Duplicate index rows
 /// (before a merge) collapse in the inner grouping.
 const OVERLAP_SQL: &str = "SELECT lower(hex(name)) AS name, \
         toUInt32(sum(least(c, transform(symbol, ?, ?, 0)))) AS overlap, \

@@ -18,7 +18,7 @@ use crate::{KbError, KnowledgeBase};
 /// tie in exact arithmetic may differ in the last bits; erring on reading more is safe.
 const BOUND_SLACK: f64 = 1e-9;
 
-/// How a request's candidates are found (see [`KnowledgeBase::candidate_query`]).
+/// How a request's candidates are found (see [`candidate_query`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CandidateQuery {
     /// The starting set.
@@ -32,8 +32,10 @@ impl KnowledgeBase {
     ///
     /// Candidates come from ClickHouse by indexed search: in token mode with
     /// `recall_threshold > 0` the symbol index returns exactly the patterns whose similarity
-    /// upper bound reaches the threshold, a superset of those that can match, so the result
-    /// equals scoring every pattern of the kb. Character mode, and `recall_threshold = 0`
+    /// upper bound reaches the threshold, a superset of those that can match, and they are
+    /// scored in decreasing order of a pre-potential bound only as far as the 3 x
+    /// `max_predictions` pruning needs, so the result equals scoring every pattern of the kb.
+    /// Character mode, and `recall_threshold = 0`
     /// (every pattern qualifies), read the kb's whole partition: their cost grows with the kb.
     pub async fn predict(
         &self,
@@ -78,12 +80,7 @@ impl KnowledgeBase {
                 (bodies, count)
             }
         };
-        let candidates = self.with_redis_values(kb, bodies).await?;
-        let statistics = self.statistics(kb, stm, &candidates, settings).await?;
-        Ok((
-            predict(stm, candidates, &statistics, &settings.predict),
-            scored,
-        ))
+        Ok((self.predict_from(kb, stm, bodies, settings).await?, scored))
     }
 
     /// Predictions from every pattern of `kb` (the session's filter stages still apply) without
@@ -114,6 +111,17 @@ impl KnowledgeBase {
             .clickhouse()
             .candidates(kb, &base, &query.filters)
             .await?;
+        self.predict_from(kb, stm, bodies, settings).await
+    }
+
+    /// The shared last step: the candidates' Redis values, the kb statistics, kato-core.
+    async fn predict_from(
+        &self,
+        kb: &KbId,
+        stm: &[Vec<String>],
+        bodies: Vec<CandidateBody>,
+        settings: &PredictionSettings,
+    ) -> Result<Predictions, KbError> {
         let candidates = self.with_redis_values(kb, bodies).await?;
         let statistics = self.statistics(kb, stm, &candidates, settings).await?;
         Ok(predict(stm, candidates, &statistics, &settings.predict))

@@ -73,6 +73,13 @@ pub(crate) fn run(bench: Bench) -> Result<i32> {
     Ok(0)
 }
 
+/// The `p`-th percentile (nearest rank) of `sorted` latencies in milliseconds, one decimal.
+fn percentile_ms(sorted: &[std::time::Duration], p: usize) -> f64 {
+    sorted
+        .get((sorted.len() * p).div_ceil(100).saturating_sub(1))
+        .map_or(0.0, |d| (d.as_secs_f64() * 1e4).round() / 10.0)
+}
+
 /// Runs this same xtask command again from a release build of xtask; returns its exit code.
 fn rerun_optimized() -> Result<i32> {
     eprintln!("bench: building xtask with optimisations and running it there ...");

@@ -1,15 +1,14 @@
 //! `cargo xtask bench predict`: loads synthetic patterns into a fresh kb through the bulk write
 //! path, then times predictions for STMs cut from learned patterns; prints one JSON line.
 
-use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use kato_core::{Event, KbId, MinHasher, Pattern, Symbol};
+use kato_core::{KbId, MinHasher, Pattern};
 use kato_kb::records::LearnRecords;
 use kato_kb::{KnowledgeBase, KnowledgeBaseConfig, PredictionSettings};
 
-use super::workload::{Workload, Zipf, events};
+use super::workload::{Workload, Zipf, distinct_patterns, events};
 use crate::services;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -62,20 +61,10 @@ pub(crate) fn run(args: &PredictArgs) -> Result<i32> {
 
 fn workload(args: &PredictArgs) -> Vec<Pattern> {
     let zipf = Zipf::new(args.vocab);
-    let mut rng = Workload::new(args.seed);
-    let mut seen = HashSet::new();
-    let mut patterns = Vec::with_capacity(args.patterns);
-    while patterns.len() < args.patterns {
+    distinct_patterns(args.patterns, args.seed, |rng| {
         let count = rng.between(3, 8);
-        let pattern: Pattern = events(count, &zipf, &mut rng)
-            .into_iter()
-            .map(|event| Event::new(event.into_iter().map(Symbol::new).collect()))
-            .collect();
-        if seen.insert(pattern.name()) {
-            patterns.push(pattern);
-        }
-    }
-    patterns
+        events(count, &zipf, rng)
+    })
 }
 
 async fn load(
@@ -170,17 +159,12 @@ async fn measure(
     knowledge_base.drop_database(&kb, true).await?;
 
     latencies.sort_unstable();
-    let percentile = |p: usize| {
-        latencies
-            .get((latencies.len() * p).div_ceil(100).saturating_sub(1))
-            .map_or(0.0, |d| (d.as_secs_f64() * 1e4).round() / 10.0)
-    };
     let queries = stms.len().max(1) as f64;
     Ok(serde_json::json!({
         "bench": "predict",
         "patterns": args.patterns,
-        "p50_ms": percentile(50),
-        "p99_ms": percentile(99),
+        "p50_ms": super::percentile_ms(&latencies, 50),
+        "p99_ms": super::percentile_ms(&latencies, 99),
         "mean_candidates": (candidates as f64 / queries).round(),
         "mean_predictions": (returned as f64 / queries).round(),
         "queries": stms.len(),

@@ -1,5 +1,8 @@
 //! Deterministic synthetic workloads: Zipf-distributed symbols drawn from a seeded generator.
 
+use std::collections::HashSet;
+
+use kato_core::{Event, Pattern, Symbol};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rand_xoshiro::rand_core::{Rng, SeedableRng};
 
@@ -52,6 +55,28 @@ impl Workload {
     pub(crate) fn between(&mut self, low: usize, high: usize) -> usize {
         low + (self.rng.next_u64() % (high - low + 1) as u64) as usize
     }
+}
+
+/// `count` distinct patterns, each made of the events `draw` returns (duplicates are drawn
+/// again).
+pub(crate) fn distinct_patterns(
+    count: usize,
+    seed: u64,
+    mut draw: impl FnMut(&mut Workload) -> Vec<Vec<String>>,
+) -> Vec<Pattern> {
+    let mut rng = Workload::new(seed);
+    let mut seen = HashSet::new();
+    let mut patterns = Vec::with_capacity(count);
+    while patterns.len() < count {
+        let pattern: Pattern = draw(&mut rng)
+            .into_iter()
+            .map(|event| Event::new(event.into_iter().map(Symbol::new).collect()))
+            .collect();
+        if seen.insert(pattern.name()) {
+            patterns.push(pattern);
+        }
+    }
+    patterns
 }
 
 /// A symbol name for a vocabulary rank.

@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use kato_clickhouse::{ClickHouseStore, ClickHouseWriter, GroupCommitConfig, schema};
-use kato_core::{Event, KbId, MinHashConfig, MinHasher, Pattern, Symbol};
+use kato_core::{KbId, MinHashConfig, MinHasher, Pattern};
 use kato_kb::records::LearnRecords;
 use kato_redis::{RedisConfig, RedisWriter};
 
-use super::workload::{Workload, Zipf, events_with};
+use super::workload::{Zipf, distinct_patterns, events_with};
 use crate::services;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -76,20 +76,10 @@ pub(crate) fn run(args: &WriteArgs) -> Result<i32> {
 
 fn workload(args: &WriteArgs) -> Vec<Pattern> {
     let zipf = Zipf::new(args.vocab);
-    let mut rng = Workload::new(args.seed);
-    let mut seen = std::collections::HashSet::new();
-    let mut patterns = Vec::with_capacity(args.patterns);
-    while patterns.len() < args.patterns {
+    distinct_patterns(args.patterns, args.seed, |rng| {
         let total = rng.between(5, 20);
-        let pattern: Pattern = events_with(total, &zipf, &mut rng)
-            .into_iter()
-            .map(|event| Event::new(event.into_iter().map(Symbol::new).collect()))
-            .collect();
-        if seen.insert(pattern.name()) {
-            patterns.push(pattern);
-        }
-    }
-    patterns
+        events_with(total, &zipf, rng)
+    })
 }
 
 async fn measure(
@@ -199,15 +189,11 @@ async fn measure(
         .await?;
 
     latencies.sort_unstable();
-    let p99 = latencies
-        .get((latencies.len() * 99).div_ceil(100).saturating_sub(1))
-        .copied()
-        .unwrap_or_default();
     Ok(serde_json::json!({
         "bench": "write",
         "patterns": args.patterns,
         "patterns_per_sec": (args.patterns as f64 / elapsed.as_secs_f64()).round(),
-        "p99_ms": (p99.as_secs_f64() * 1e4).round() / 10.0,
+        "p99_ms": super::percentile_ms(&latencies, 99),
         "concurrency": args.concurrency,
         "batch": args.batch,
         "vocab": args.vocab,
