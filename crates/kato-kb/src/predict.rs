@@ -7,7 +7,7 @@ use kato_clickhouse::{BoundedCandidate, CandidateBase, CandidateBody, CandidateF
 use kato_core::matching::{PatternMatch, match_pattern};
 use kato_core::predict::{
     Candidate, KbStatistics, Predictions, pre_potential_of, pre_potential_upper_bound, predict,
-    pruning_order,
+    predict_matched, pruning_order,
 };
 use kato_core::{KbId, MinHashConfig, MinHasher};
 
@@ -58,7 +58,7 @@ impl KnowledgeBase {
             let empty = predict(stm, Vec::new(), &KbStatistics::default(), &settings.predict);
             return Ok((empty, 0));
         };
-        let (bodies, scored) = match &query.base {
+        match &query.base {
             CandidateBase::SimilarityBound {
                 symbol_counts,
                 stm_length,
@@ -68,19 +68,25 @@ impl KnowledgeBase {
                     .clickhouse()
                     .similarity_bounded(kb, symbol_counts, *stm_length, *threshold)
                     .await?;
-                self.best_by_bound(kb, stm, bounded, *stm_length, &query.filters, settings)
-                    .await?
+                let (matched, scored) = self
+                    .best_by_bound(kb, stm, bounded, *stm_length, &query.filters, settings)
+                    .await?;
+                let (found, bodies): (Vec<_>, Vec<_>) = matched.into_iter().unzip();
+                let candidates = self.with_redis_values(kb, bodies).await?;
+                let statistics = self.statistics(kb, stm, &candidates, settings).await?;
+                let matched = candidates.into_iter().zip(found).collect();
+                let predictions = predict_matched(stm, matched, &statistics, &settings.predict);
+                Ok((predictions, scored))
             }
             _ => {
                 let bodies = self
                     .clickhouse()
                     .candidates(kb, &query.base, &query.filters)
                     .await?;
-                let count = bodies.len();
-                (bodies, count)
+                let scored = bodies.len();
+                Ok((self.predict_from(kb, stm, bodies, settings).await?, scored))
             }
-        };
-        Ok((self.predict_from(kb, stm, bodies, settings).await?, scored))
+        }
     }
 
     /// Predictions from every pattern of `kb` (the session's filter stages still apply) without
@@ -132,7 +138,8 @@ impl KnowledgeBase {
     /// order of [`pre_potential_upper_bound`] until more than the pruning set passed and the
     /// set's worst pre-potential exceeds the next bound; no candidate left unread can then
     /// enter the pruned set, so the predictions equal those of scoring them all. Returns the
-    /// bodies that passed the recall gate.
+    /// matches and bodies handed on (at most the pruning set and one more) and how many bodies
+    /// were read.
     async fn best_by_bound(
         &self,
         kb: &KbId,
@@ -141,7 +148,7 @@ impl KnowledgeBase {
         stm_length: u32,
         filters: &[CandidateFilter],
         settings: &PredictionSettings,
-    ) -> Result<(Vec<CandidateBody>, usize), KbError> {
+    ) -> Result<(Vec<(PatternMatch, CandidateBody)>, usize), KbError> {
         let mut order: Vec<(f64, String)> = bounded
             .into_iter()
             .map(|c| {
@@ -153,7 +160,8 @@ impl KnowledgeBase {
         // One more than the pruning set, so the pruning (and `_pre_potential`) happens exactly
         // when it would over every candidate.
         let wanted = settings.predict.max_predictions.saturating_mul(3) + 1;
-        let mut passed: Vec<(PatternMatch, CandidateBody)> = Vec::new();
+        // (pre-potential, match, body) of every candidate that passed the recall gate.
+        let mut passed: Vec<(f64, PatternMatch, CandidateBody)> = Vec::new();
         let mut read = 0;
         // The first round reads as many as the pruning set needs; each next one doubles.
         let mut chunk = wanted;
@@ -167,25 +175,32 @@ impl KnowledgeBase {
             for body in bodies {
                 let matching = &settings.predict.matching;
                 if let Some(found) = match_pattern(&body.pattern_data, stm, matching) {
-                    passed.push((found, body));
+                    passed.push((pre_potential_of(&found), found, body));
                 }
             }
             read = end;
             chunk = chunk.saturating_mul(2);
             if passed.len() >= wanted {
-                passed.sort_by(|(a, a_body), (b, b_body)| {
-                    pruning_order(a, &a_body.name, b, &b_body.name)
+                passed.sort_by(|(a_pre, a, a_body), (b_pre, b, b_body)| {
+                    pruning_order(
+                        (*a_pre, a.similarity, &a_body.name),
+                        (*b_pre, b.similarity, &b_body.name),
+                    )
                 });
                 // Only the pruning set and one more reach `predict`: it keeps exactly the
                 // first `wanted - 1` in this order, and the extra one makes it prune.
                 passed.truncate(wanted);
-                let worst_kept = pre_potential_of(&passed[wanted - 2].0);
+                let worst_kept = passed[wanted - 2].0;
                 if read < order.len() && worst_kept > order[read].0 + BOUND_SLACK {
                     break;
                 }
             }
         }
-        Ok((passed.into_iter().map(|(_, body)| body).collect(), read))
+        let matched = passed
+            .into_iter()
+            .map(|(_, found, body)| (found, body))
+            .collect();
+        Ok((matched, read))
     }
 
     async fn with_redis_values(

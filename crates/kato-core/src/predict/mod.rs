@@ -396,6 +396,26 @@ pub fn predict(
     }
 }
 
+/// [`predict`] on the multi-symbol path for candidates the caller already matched with
+/// [`match_pattern`] and `config.matching` (only the ones it returned `Some` for), so a caller
+/// that matched them to choose them does not match them again. `stm` must hold at least two
+/// symbols; with fewer this is [`predict`] over the candidates.
+pub fn predict_matched(
+    stm: &[Vec<String>],
+    matched: Vec<(Candidate, PatternMatch)>,
+    statistics: &KbStatistics,
+    config: &PredictConfig,
+) -> Predictions {
+    if stm.iter().map(Vec::len).sum::<usize>() < 2 {
+        let candidates = matched
+            .into_iter()
+            .map(|(candidate, _)| candidate)
+            .collect();
+        return predict(stm, candidates, statistics, config);
+    }
+    full::predict_full(stm, matched, statistics, config)
+}
+
 /// `_pre_potential` of one matched pattern (spec 4 step C): what the 3 x `max_predictions`
 /// pruning ranks by.
 pub fn pre_potential_of(found: &PatternMatch) -> f64 {
@@ -439,16 +459,11 @@ pub fn pre_potential_upper_bound(overlap: u32, pattern_length: u32, stm_length: 
     }
 }
 
-/// The order of the 3 x `max_predictions` pruning (spec 4 step C with DESIGN.md's ties):
-/// pre-potential descending, then similarity descending, then name ascending. A caller that
-/// hands [`predict`] only the first `3 * max_predictions + 1` candidates in this order gets
-/// the same predictions as handing it all of them.
-pub fn pruning_order(
-    a: &PatternMatch,
-    a_name: &str,
-    b: &PatternMatch,
-    b_name: &str,
-) -> std::cmp::Ordering {
-    ranking::descending(pre_potential_of(a), pre_potential_of(b))
-        .then_with(|| ranking::tie_break(a.similarity, a_name, b.similarity, b_name))
+/// The order of the 3 x `max_predictions` pruning (spec 4 step C with DESIGN.md's ties) over
+/// (pre-potential, similarity, name): pre-potential descending, then similarity descending,
+/// then name ascending. A caller that hands [`predict_matched`] only the first
+/// `3 * max_predictions + 1` candidates in this order gets the same predictions as handing it
+/// all of them.
+pub fn pruning_order(a: (f64, f64, &str), b: (f64, f64, &str)) -> std::cmp::Ordering {
+    ranking::descending(a.0, b.0).then_with(|| ranking::tie_break(a.1, a.2, b.1, b.2))
 }

@@ -46,3 +46,59 @@ proptest! {
         }
     }
 }
+
+/// Handing over candidates matched by the caller gives what `predict` gives from scratch.
+#[test]
+fn predict_matched_equals_predict() {
+    use kato_core::predict::{
+        Candidate, KbStatistics, PredictConfig, RankSortAlgo, predict, predict_matched,
+    };
+    let stm = vec![vec!["a".to_owned()], vec!["b".to_owned(), "c".to_owned()]];
+    let config = PredictConfig {
+        matching: MatchConfig {
+            recall_threshold: 0.1,
+            use_token_matching: true,
+            fuzzy_token_threshold: 0.0,
+        },
+        max_predictions: 2,
+        rank_sort_algo: RankSortAlgo::Potential,
+        affinity_emotive: None,
+    };
+    let candidates: Vec<Candidate> = [
+        vec![vec!["a"], vec!["b", "c"], vec!["d"]],
+        vec![vec!["x"], vec!["a"], vec!["c"]],
+        vec![vec!["b"], vec!["a"]],
+        vec![vec!["a", "e"], vec!["f"]],
+        vec![vec!["y"], vec!["z"]],
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, events)| Candidate {
+        name: format!("{i:040}"),
+        events: events
+            .iter()
+            .map(|e| e.iter().map(|s| (*s).to_owned()).collect())
+            .collect(),
+        frequency: 1,
+        emotives: Vec::new(),
+    })
+    .collect();
+    let mut statistics = KbStatistics {
+        total_unique_patterns: 5,
+        total_pattern_frequencies: 5,
+        distinct_symbols: 8,
+        ..KbStatistics::default()
+    };
+    for symbol in ["a", "b", "c", "d", "e", "f", "x", "y", "z"] {
+        statistics
+            .pattern_member_counts
+            .insert(symbol.to_owned(), 1);
+    }
+    let matched = candidates
+        .iter()
+        .filter_map(|c| match_pattern(&c.events, &stm, &config.matching).map(|m| (c.clone(), m)))
+        .collect();
+    let direct = predict(&stm, candidates, &statistics, &config);
+    assert!(!direct.predictions.is_empty());
+    assert_eq!(predict_matched(&stm, matched, &statistics, &config), direct);
+}
