@@ -62,6 +62,23 @@ pub enum GroupCommitError<E: std::error::Error + 'static> {
     WriterStopped,
 }
 
+/// Called with the size of every batch the writer commits (e.g. to export a histogram).
+#[derive(Clone)]
+pub struct BatchObserver(Arc<dyn Fn(usize) + Send + Sync>);
+
+impl BatchObserver {
+    /// An observer calling `observe` with each batch size.
+    pub fn new(observe: impl Fn(usize) + Send + Sync + 'static) -> Self {
+        Self(Arc::new(observe))
+    }
+}
+
+impl std::fmt::Debug for BatchObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BatchObserver")
+    }
+}
+
 type Reply<S> =
     oneshot::Sender<Result<<S as BatchSink>::Output, GroupCommitError<<S as BatchSink>::Error>>>;
 
@@ -82,8 +99,17 @@ impl<S: BatchSink> Clone for GroupCommit<S> {
 impl<S: BatchSink> GroupCommit<S> {
     /// Spawns the writer task on the current tokio runtime. It ends when every handle is gone.
     pub fn spawn(sink: S, config: GroupCommitConfig) -> Self {
+        Self::spawn_observed(sink, config, None)
+    }
+
+    /// [`GroupCommit::spawn`], telling `observer` the size of every batch before it commits.
+    pub fn spawn_observed(
+        sink: S,
+        config: GroupCommitConfig,
+        observer: Option<BatchObserver>,
+    ) -> Self {
         let (queue, receiver) = mpsc::channel(config.queue_capacity.max(1));
-        tokio::spawn(run_writer(sink, config, receiver));
+        tokio::spawn(run_writer(sink, config, observer, receiver));
         Self { queue }
     }
 
@@ -123,6 +149,7 @@ impl<S: BatchSink> GroupCommit<S> {
 async fn run_writer<S: BatchSink>(
     sink: S,
     config: GroupCommitConfig,
+    observer: Option<BatchObserver>,
     mut receiver: mpsc::Receiver<(S::Item, Reply<S>)>,
 ) {
     let max_items = config.max_items.max(1);
@@ -144,6 +171,9 @@ async fn run_writer<S: BatchSink>(
         }
         let (items, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
         let expected = items.len();
+        if let Some(BatchObserver(observe)) = &observer {
+            observe(expected);
+        }
         match sink.commit(items).await {
             Ok(outputs) => {
                 debug_assert_eq!(

@@ -14,7 +14,9 @@ mod writer;
 pub use candidates::{BoundedCandidate, CandidateBase, CandidateBody, CandidateFilter};
 pub use clickhouse::Client;
 pub use error::ClickHouseError;
-pub use group_commit::{BatchSink, GroupCommit, GroupCommitConfig, GroupCommitError};
+pub use group_commit::{
+    BatchObserver, BatchSink, GroupCommit, GroupCommitConfig, GroupCommitError,
+};
 pub use rows::{LearnLogRow, LshBucketRow, NAME_BYTES, PatternRow, SymbolIndexRow, name_bytes};
 pub use writer::{ClickHouseStore, ClickHouseWriter, PatternWrite};
 

@@ -160,6 +160,12 @@ impl ClickHouseStore {
         Ok(())
     }
 
+    /// Checks that ClickHouse answers a query.
+    pub async fn ping(&self) -> Result<(), ClickHouseError> {
+        self.client.query("SELECT 1").fetch_one::<u8>().await?;
+        Ok(())
+    }
+
     /// Number of distinct patterns of `kb`.
     pub async fn count_patterns(&self, kb: &KbId) -> Result<u64, ClickHouseError> {
         Ok(self

@@ -2,13 +2,16 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 use crate::error::CoreError;
 
 /// A validated knowledge-base id: 1 to 64 characters of `[A-Za-z0-9_]`.
 ///
 /// Only this type reaches storage, so no kb id can carry a character that would let its Redis
 /// prefix (`kato:{<kb_id>}:`), a Redis glob or a ClickHouse partition reach another kb's data.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct KbId(String);
 
 impl KbId {
@@ -44,6 +47,20 @@ impl std::str::FromStr for KbId {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::new(s)
+    }
+}
+
+impl TryFrom<String> for KbId {
+    type Error = CoreError;
+
+    fn try_from(id: String) -> Result<Self, Self::Error> {
+        Self::new(id)
+    }
+}
+
+impl From<KbId> for String {
+    fn from(id: KbId) -> Self {
+        id.0
     }
 }
 

@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use kato_clickhouse::{
-    BatchSink, ClickHouseStore, GroupCommit, GroupCommitConfig, GroupCommitError, schema,
+    BatchObserver, BatchSink, ClickHouseStore, GroupCommit, GroupCommitConfig, GroupCommitError,
+    schema,
 };
 use kato_core::{KbId, MinHashConfig, MinHasher, Pattern, PatternName};
 use kato_redis::{GlobalCounters, LearnOutcome, RedisConfig, RedisWriter, SymbolStats};
@@ -35,6 +36,8 @@ pub struct KnowledgeBaseConfig {
     pub redis: RedisConfig,
     /// The MinHash scheme of stored signatures.
     pub minhash: MinHashConfig,
+    /// Told the size of every learn batch (for metrics); `None` for nobody.
+    pub learn_batch_observer: Option<BatchObserver>,
 }
 
 impl KnowledgeBaseConfig {
@@ -47,6 +50,7 @@ impl KnowledgeBaseConfig {
             group_commit: GroupCommitConfig::default(),
             redis: RedisConfig::default(),
             minhash: MinHashConfig::default(),
+            learn_batch_observer: None,
         }
     }
 }
@@ -144,12 +148,13 @@ impl KnowledgeBase {
         schema::ensure_schema(&client, &config.clickhouse_database).await?;
         let clickhouse = ClickHouseStore::new(client, &config.clickhouse_database)?;
         let redis = RedisWriter::connect(&config.redis_url, config.redis).await?;
-        let learner = GroupCommit::spawn(
+        let learner = GroupCommit::spawn_observed(
             LearnSink {
                 clickhouse: clickhouse.clone(),
                 redis: redis.clone(),
             },
             config.group_commit,
+            config.learn_batch_observer,
         );
         Ok(Self {
             inner: Arc::new(Inner {

@@ -7,61 +7,89 @@
 
 use kato_core::matching::MatchConfig;
 use kato_core::predict::{PredictConfig, RankSortAlgo};
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use crate::KbError;
 
-/// A session's overrides; `None` means "use the default". Field names are the reference's.
+/// A session's overrides; `None` means "use the default". Field names are the reference's, in
+/// the reference's order; unset fields are left out of the JSON.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SessionConfig {
     /// Auto-learn threshold in events (0 = off).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_pattern_length: Option<u64>,
     /// Emotive window kept per pattern, 1..=100.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub persistence: Option<u32>,
     /// Prediction similarity cut-off, 0..=1.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub recall_threshold: Option<f64>,
     /// `CLEAR` or `ROLLING` (anything else is read as `CLEAR`, as in the reference).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub stm_mode: Option<String>,
     /// Accepted for compatibility (`VI`, `LSH`, `ANNOY`, `FAISS`); it changes nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub indexer_type: Option<String>,
     /// 1..=10000; also bounds the 3x pre-pruning.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_predictions: Option<u32>,
     /// Sort symbols within an event when observing.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sort_symbols: Option<bool>,
     /// Compute predictions when observing.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub process_predictions: Option<bool>,
     /// Token matching (true) or character matching (false).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub use_token_matching: Option<bool>,
     /// Fuzzy token matching threshold, 0..=1 (0 = off).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub fuzzy_token_threshold: Option<f64>,
     /// The ranking key, one of the reference's names.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub rank_sort_algo: Option<String>,
     /// Emotive that enables the affinity-weighted metrics.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub affinity_emotive: Option<String>,
     /// Candidate filter stages, in order: `length`, `jaccard`, `minhash`, `bloom`, `rapidfuzz`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub filter_pipeline: Option<Vec<String>>,
     /// Length filter lower ratio, 0..=1.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub length_min_ratio: Option<f64>,
     /// Length filter upper ratio, >= 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub length_max_ratio: Option<f64>,
     /// Jaccard filter threshold, 0..=1.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub jaccard_threshold: Option<f64>,
     /// Jaccard filter minimum shared tokens, >= 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub jaccard_min_overlap: Option<u32>,
     /// MinHash filter estimated-Jaccard threshold, 0..=1.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub minhash_threshold: Option<f64>,
     /// LSH bands, 1..=100.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub minhash_bands: Option<u32>,
     /// LSH rows per band, 1..=20.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub minhash_rows: Option<u32>,
     /// MinHash permutations, 10..=256.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub minhash_num_hashes: Option<u32>,
     /// Accepted for compatibility, 0.0001..=0.1 (the `bloom` stage is exact here).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bloom_false_positive_rate: Option<f64>,
     /// Accepted for compatibility, >= 100 (the reference only logs it).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_candidates_per_stage: Option<u64>,
     /// Accepted for compatibility.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub enable_filter_metrics: Option<bool>,
 }
 
@@ -208,6 +236,94 @@ impl SessionConfig {
             }
         }
         Ok(())
+    }
+
+    /// The reference's defaults of the filter-pipeline keys (hard-coded in its
+    /// `ConfigurationService`), every other key unset.
+    pub fn reference_filter_defaults() -> Self {
+        Self {
+            filter_pipeline: Some(Vec::new()),
+            length_min_ratio: Some(0.5),
+            length_max_ratio: Some(2.0),
+            jaccard_threshold: Some(0.3),
+            jaccard_min_overlap: Some(2),
+            minhash_threshold: Some(0.7),
+            minhash_bands: Some(20),
+            minhash_rows: Some(5),
+            minhash_num_hashes: Some(100),
+            bloom_false_positive_rate: Some(0.01),
+            max_candidates_per_stage: Some(100_000),
+            enable_filter_metrics: Some(true),
+            ..Self::default()
+        }
+    }
+
+    /// These overrides changed by `changes` (a JSON object of the reference's keys), or every
+    /// problem found, keyed by the key it concerns. A `null` value removes the override; an
+    /// unknown `stm_mode` becomes `CLEAR`, and `use_token_matching` without `sort_symbols` sets
+    /// both, as in the reference. Keys the reference's config object carries but nobody sets
+    /// (`session_id`, `node_id`, `created_at`, `updated_at`, `version`) are ignored; any other
+    /// unknown key is an error.
+    pub fn updated(&self, changes: &Map<String, Value>) -> Result<Self, BTreeMap<String, String>> {
+        const IGNORED: [&str; 5] = [
+            "session_id",
+            "node_id",
+            "created_at",
+            "updated_at",
+            "version",
+        ];
+        let Ok(Value::Object(mut merged)) = serde_json::to_value(self) else {
+            unreachable!("a SessionConfig serializes to a JSON object");
+        };
+        let mut errors = BTreeMap::new();
+        for (key, value) in changes {
+            if IGNORED.contains(&key.as_str()) {
+                continue;
+            }
+            let mut value = value.clone();
+            if key == "stm_mode"
+                && let Value::String(mode) = &value
+                && mode != "ROLLING"
+            {
+                value = Value::String("CLEAR".to_owned());
+            }
+            let single = Map::from_iter([(key.clone(), value.clone())]);
+            let checked = serde_json::from_value::<SessionConfig>(Value::Object(single))
+                .map_err(|e| {
+                    if e.to_string().starts_with("unknown field") {
+                        "unknown configuration key".to_owned()
+                    } else {
+                        e.to_string()
+                    }
+                })
+                .and_then(|one| match one.validate() {
+                    Ok(()) => Ok(()),
+                    Err(KbError::InvalidInput { reason, .. }) => Err(reason),
+                    Err(other) => Err(other.to_string()),
+                });
+            match checked {
+                Err(reason) => {
+                    errors.insert(key.clone(), reason);
+                }
+                Ok(()) if value.is_null() => {
+                    merged.remove(key);
+                }
+                Ok(()) => {
+                    merged.insert(key.clone(), value);
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        if let Some(token) = changes.get("use_token_matching")
+            && !token.is_null()
+            && !changes.contains_key("sort_symbols")
+        {
+            merged.insert("sort_symbols".to_owned(), token.clone());
+        }
+        serde_json::from_value(Value::Object(merged))
+            .map_err(|e| BTreeMap::from([("config".to_owned(), e.to_string())]))
     }
 
     /// These overrides where set, `defaults` elsewhere (e.g. a session's over the server's).

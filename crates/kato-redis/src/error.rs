@@ -12,6 +12,12 @@ pub enum RedisError {
     /// Redis was unreachable or rejected a command.
     #[error("redis: {0}")]
     Command(#[from] redis::RedisError),
+    /// Another request held the session's write lock for longer than a writer waits.
+    #[error("the session is busy: another request held it for more than {waited:?}")]
+    SessionBusy {
+        /// How long this writer waited.
+        waited: std::time::Duration,
+    },
     /// Redis answered with something kato did not ask for.
     #[error("unexpected reply from redis: {0}")]
     UnexpectedReply(&'static str),

@@ -6,6 +6,9 @@
 //! with the reference's first-learn vs re-learn semantics. Connections go through a
 //! `ConnectionManager`, which multiplexes one connection and reconnects by itself.
 //!
+//! [`SessionStore`] keeps session state with a sliding TTL and a fenced write lock, so any
+//! server instance can serve any session without losing an update (see `sessions.rs`).
+//!
 //! Keys live under `kato:{<kb_id>}:` (see `keys.rs`). Where the layout differs from the
 //! reference's: the emotive window is a list of JSON objects and metadata a hash of
 //! `["key","value"]` fields, so the script needs no JSON parsing and the bytes it stores do not
@@ -13,10 +16,12 @@
 
 mod error;
 mod keys;
+mod sessions;
 mod writer;
 
 pub use error::RedisError;
 pub use redis::aio::ConnectionManager;
+pub use sessions::{SaveOutcome, SessionLock, SessionLockConfig, SessionStore, StoredSession};
 pub use writer::{
     GlobalCounters, LearnOutcome, LearnUpdate, PatternSummary, READS_PER_PIPELINE, RedisConfig,
     RedisWriter, StoredValue, SymbolStats,

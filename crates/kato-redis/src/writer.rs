@@ -327,6 +327,15 @@ impl RedisWriter {
         Ok(connection.exists(KbKeys::new(kb).frequency(name)).await?)
     }
 
+    /// Checks that Redis answers a command.
+    pub async fn ping(&self) -> Result<(), RedisError> {
+        let mut connection = self.connection.clone();
+        redis::cmd("PING")
+            .query_async::<String>(&mut connection)
+            .await?;
+        Ok(())
+    }
+
     /// Number of distinct patterns of the kb (a counter, not a scan).
     pub async fn count_patterns(&self, kb: &KbId) -> Result<u64, RedisError> {
         Ok(self.global_counters(kb).await?.total_unique_patterns)

@@ -1,1 +1,142 @@
-//! kato-server
+//! kato-server: the KATO-compatible HTTP service.
+//!
+//! Maps the reference's session API (spec `api-and-storage.md` sections 1 to 3 and 6, with
+//! DESIGN.md section 8) onto `kato-kb`. The service is stateless: sessions live in Redis
+//! ([`kato_redis::SessionStore`]), patterns in ClickHouse and Redis, so any number of
+//! instances can serve the same sessions. Every change to a session happens under the
+//! session's Redis lock and is written back only while the lock is still held, so two
+//! requests racing on one session, on one instance or on two, are applied one after the
+//! other and neither update is lost.
+//!
+//! [`error::ApiError`] is the one place errors become status codes and bodies.
+
+pub mod config;
+pub mod error;
+mod extract;
+mod memory;
+mod middleware;
+mod node;
+mod requests;
+mod resources;
+mod routes;
+mod session;
+mod state;
+mod telemetry;
+mod time;
+
+use std::future::Future;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::CorsLayer;
+
+pub use config::ServerArgs;
+pub use state::{AppState, ServerSettings};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// A setting is invalid; the message names the variable.
+    #[error("{0}")]
+    Config(String),
+    /// The knowledge base could not connect or apply its schema.
+    #[error(transparent)]
+    Kb(#[from] kato_kb::KbError),
+    /// The session store could not connect.
+    #[error(transparent)]
+    Redis(#[from] kato_redis::RedisError),
+    /// A listener failed.
+    #[error("listener: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The API: every route of the reference's session API, `/openapi.json` and `/docs`, with
+/// the trace-id, telemetry and session middleware.
+pub fn router(state: AppState) -> Router {
+    let max_body_bytes = state.settings().max_body_bytes;
+    let (api, _) = routes::api();
+    api.route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        middleware::telemetry,
+    ))
+    .fallback(not_found)
+    .method_not_allowed_fallback(method_not_allowed)
+    .layer(CorsLayer::very_permissive())
+    .layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        middleware::session_guard,
+    ))
+    .layer(DefaultBodyLimit::max(max_body_bytes))
+    .layer(CatchPanicLayer::custom(panic_response))
+    .layer(axum::middleware::from_fn(middleware::trace_id))
+    .with_state(state)
+}
+
+/// The OpenAPI document the API serves at `/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes::api().1
+}
+
+/// The admin listener's routes: Prometheus text at `/metrics`.
+pub fn admin_router(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            get(
+                |axum::extract::State(app): axum::extract::State<AppState>| async move {
+                    (
+                        [(
+                            header::CONTENT_TYPE,
+                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        )],
+                        app.telemetry().prometheus_text(),
+                    )
+                },
+            ),
+        )
+        .with_state(state)
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then stops accepting and waits for
+/// the requests in flight (their learns are committed before they answer).
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    Ok(())
+}
+
+async fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(json!({"detail": "Not Found"})),
+    )
+        .into_response()
+}
+
+async fn method_not_allowed() -> Response {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        axum::Json(json!({"detail": "Method Not Allowed"})),
+    )
+        .into_response()
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        axum::Json(json!({"detail": "internal error"})),
+    )
+        .into_response()
+}

@@ -1,0 +1,320 @@
+//! `SessionStore`: session state with a sliding TTL, shared by every server instance.
+//!
+//! A session is a hash `kato:session:{<id>}` with fields `state` (the server's JSON) and `ttl`
+//! (its sliding TTL in seconds); the key's Redis TTL decides expiry. Writers serialise through a
+//! lease lock `kato:session:{<id>}:lock` holding a random token, and a write only lands while
+//! its token still holds the lock (checked in the same script), so two instances racing on one
+//! session can never overwrite each other's update. The braces make the id a hash tag: a
+//! session's keys share one cluster slot, as the scripts need.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
+
+use crate::RedisError;
+
+/// Sorted set of session ids scored by when they expire (ms since the epoch), for counting.
+const INDEX_KEY: &str = "kato:sessions:index";
+/// Stale index entries re-checked per count round trip.
+const INDEX_CHECKS_PER_ROUND: isize = 1000;
+
+/// Slides the TTL and returns `[state, ttl]`, or nil when the session does not exist.
+const TOUCH_SCRIPT: &str = r"
+local ttl = redis.call('HGET', KEYS[1], 'ttl')
+if not ttl then return false end
+redis.call('EXPIRE', KEYS[1], ttl)
+return {redis.call('HGET', KEYS[1], 'state'), ttl}
+";
+
+/// Writes the state if the caller's token still holds the lock: 1 written, 0 lock lost,
+/// -1 the session is gone (deleted or expired while the caller worked).
+const SAVE_SCRIPT: &str = r"
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+redis.call('HSET', KEYS[1], 'state', ARGV[2], 'ttl', ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
+";
+
+/// Releases the lock only if the caller's token still holds it.
+const UNLOCK_SCRIPT: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+";
+
+/// How writers of one session wait for each other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionLockConfig {
+    /// How long a lock holds if its owner never releases it (a crashed instance).
+    pub lease: Duration,
+    /// How long a writer waits for the lock before giving up.
+    pub wait: Duration,
+}
+
+impl Default for SessionLockConfig {
+    fn default() -> Self {
+        Self {
+            lease: Duration::from_secs(30),
+            wait: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A session as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSession {
+    /// The server's JSON state.
+    pub state: String,
+    /// The sliding TTL in seconds.
+    pub ttl_seconds: u64,
+}
+
+/// The right to write one session until released or until its lease runs out.
+#[derive(Debug)]
+#[must_use = "a session lock must be released with SessionStore::unlock"]
+pub struct SessionLock {
+    session_key: String,
+    lock_key: String,
+    token: String,
+}
+
+/// What a locked save found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaveOutcome {
+    /// The state was written.
+    Saved,
+    /// The lease ran out and another writer may have taken over; nothing was written.
+    LockLost,
+    /// The session was deleted or expired meanwhile; nothing was written.
+    Gone,
+}
+
+/// Session state in Redis. Cheap to clone; clones share one connection.
+#[derive(Clone)]
+pub struct SessionStore {
+    connection: ConnectionManager,
+    lock: SessionLockConfig,
+    touch: redis::Script,
+    save: redis::Script,
+    unlock: redis::Script,
+}
+
+impl std::fmt::Debug for SessionStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionStore")
+            .field("lock", &self.lock)
+            .finish_non_exhaustive()
+    }
+}
+
+fn session_key(id: &str) -> String {
+    format!("kato:session:{{{id}}}")
+}
+
+fn lock_key(id: &str) -> String {
+    format!("kato:session:{{{id}}}:lock")
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn expiry_score(ttl_seconds: u64) -> u64 {
+    now_ms().saturating_add(ttl_seconds.saturating_mul(1000))
+}
+
+impl SessionStore {
+    /// A store over `connection`.
+    pub fn new(connection: ConnectionManager, lock: SessionLockConfig) -> Self {
+        Self {
+            connection,
+            lock,
+            touch: redis::Script::new(TOUCH_SCRIPT),
+            save: redis::Script::new(SAVE_SCRIPT),
+            unlock: redis::Script::new(UNLOCK_SCRIPT),
+        }
+    }
+
+    /// Stores a new session.
+    pub async fn create(&self, id: &str, state: &str, ttl_seconds: u64) -> Result<(), RedisError> {
+        let key = session_key(id);
+        let mut connection = self.connection.clone();
+        redis::pipe()
+            .atomic()
+            .hset_multiple(&key, &[("state", state), ("ttl", &ttl_seconds.to_string())])
+            .ignore()
+            .expire(&key, ttl_as_i64(ttl_seconds))
+            .ignore()
+            .query_async::<()>(&mut connection)
+            .await?;
+        connection
+            .zadd::<_, _, _, ()>(INDEX_KEY, id, expiry_score(ttl_seconds))
+            .await?;
+        Ok(())
+    }
+
+    /// The session, sliding its TTL; `None` when it does not exist or expired.
+    pub async fn touch(&self, id: &str) -> Result<Option<StoredSession>, RedisError> {
+        let mut connection = self.connection.clone();
+        let found: Option<(String, u64)> = self
+            .touch
+            .key(session_key(id))
+            .invoke_async(&mut connection)
+            .await?;
+        Ok(found.map(|(state, ttl_seconds)| StoredSession { state, ttl_seconds }))
+    }
+
+    /// Whether the session exists, without sliding its TTL.
+    pub async fn exists(&self, id: &str) -> Result<bool, RedisError> {
+        let mut connection = self.connection.clone();
+        Ok(connection.exists(session_key(id)).await?)
+    }
+
+    /// Sets the session's Redis TTL to `ttl_seconds` once; later accesses slide it by the
+    /// session's own TTL again. `false` when the session does not exist.
+    pub async fn extend(&self, id: &str, ttl_seconds: u64) -> Result<bool, RedisError> {
+        let mut connection = self.connection.clone();
+        let extended: bool = connection
+            .expire(session_key(id), ttl_as_i64(ttl_seconds))
+            .await?;
+        if extended {
+            connection
+                .zadd::<_, _, _, ()>(INDEX_KEY, id, expiry_score(ttl_seconds))
+                .await?;
+        }
+        Ok(extended)
+    }
+
+    /// Deletes the session; `false` when it did not exist.
+    pub async fn delete(&self, id: &str) -> Result<bool, RedisError> {
+        let mut connection = self.connection.clone();
+        let (deleted,): (u64,) = redis::pipe()
+            .del(session_key(id))
+            .zrem(INDEX_KEY, id)
+            .ignore()
+            .query_async(&mut connection)
+            .await?;
+        Ok(deleted > 0)
+    }
+
+    /// Number of live sessions. Index entries past their recorded expiry are checked against
+    /// the keys: gone ones are dropped, ones kept alive by reads are re-scored.
+    pub async fn count(&self) -> Result<u64, RedisError> {
+        let mut connection = self.connection.clone();
+        loop {
+            let now = now_ms();
+            let stale: Vec<String> = connection
+                .zrangebyscore_limit(INDEX_KEY, 0, now, 0, INDEX_CHECKS_PER_ROUND)
+                .await?;
+            if stale.is_empty() {
+                break;
+            }
+            let mut ttls = redis::pipe();
+            for id in &stale {
+                ttls.pttl(session_key(id));
+            }
+            let ttls: Vec<i64> = ttls.query_async(&mut connection).await?;
+            let mut update = redis::pipe();
+            for (id, ttl_ms) in stale.iter().zip(ttls) {
+                if ttl_ms < 0 {
+                    update.zrem(INDEX_KEY, id).ignore();
+                } else {
+                    let alive_until = now.saturating_add(ttl_ms.unsigned_abs()).max(now + 1);
+                    update.zadd(INDEX_KEY, id, alive_until).ignore();
+                }
+            }
+            update.query_async::<()>(&mut connection).await?;
+        }
+        Ok(connection.zcard(INDEX_KEY).await?)
+    }
+
+    /// Takes the session's write lock, waiting up to the configured time for another writer.
+    pub async fn lock(&self, id: &str) -> Result<SessionLock, RedisError> {
+        let lock = SessionLock {
+            session_key: session_key(id),
+            lock_key: lock_key(id),
+            token: uuid::Uuid::new_v4().simple().to_string(),
+        };
+        let lease_ms = u64::try_from(self.lock.lease.as_millis()).unwrap_or(u64::MAX);
+        let deadline = tokio::time::Instant::now() + self.lock.wait;
+        let mut pause = Duration::from_millis(1);
+        let mut connection = self.connection.clone();
+        loop {
+            let taken: Option<String> = redis::cmd("SET")
+                .arg(&lock.lock_key)
+                .arg(&lock.token)
+                .arg("NX")
+                .arg("PX")
+                .arg(lease_ms)
+                .query_async(&mut connection)
+                .await?;
+            if taken.is_some() {
+                return Ok(lock);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(RedisError::SessionBusy {
+                    waited: self.lock.wait,
+                });
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(20));
+        }
+    }
+
+    /// Writes the session's state under `lock` (see [`SaveOutcome`]).
+    pub async fn save(
+        &self,
+        lock: &SessionLock,
+        state: &str,
+        ttl_seconds: u64,
+    ) -> Result<SaveOutcome, RedisError> {
+        let mut connection = self.connection.clone();
+        let outcome: i64 = self
+            .save
+            .key(&lock.session_key)
+            .key(&lock.lock_key)
+            .arg(&lock.token)
+            .arg(state)
+            .arg(ttl_seconds)
+            .invoke_async(&mut connection)
+            .await?;
+        let outcome = match outcome {
+            1 => SaveOutcome::Saved,
+            0 => SaveOutcome::LockLost,
+            -1 => SaveOutcome::Gone,
+            _ => return Err(RedisError::UnexpectedReply("session save outcome")),
+        };
+        if outcome == SaveOutcome::Saved
+            && let Some(id) = session_id_of(&lock.session_key)
+        {
+            connection
+                .zadd::<_, _, _, ()>(INDEX_KEY, id, expiry_score(ttl_seconds))
+                .await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Releases `lock` (a no-op when its lease already ran out).
+    pub async fn unlock(&self, lock: SessionLock) -> Result<(), RedisError> {
+        let mut connection = self.connection.clone();
+        self.unlock
+            .key(&lock.lock_key)
+            .arg(&lock.token)
+            .invoke_async::<i64>(&mut connection)
+            .await?;
+        Ok(())
+    }
+}
+
+fn session_id_of(session_key: &str) -> Option<&str> {
+    session_key
+        .strip_prefix("kato:session:{")?
+        .strip_suffix('}')
+}
+
+fn ttl_as_i64(ttl_seconds: u64) -> i64 {
+    i64::try_from(ttl_seconds).unwrap_or(i64::MAX)
+}

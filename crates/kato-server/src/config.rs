@@ -1,0 +1,176 @@
+//! Start-up configuration: flags with environment fallbacks (the reference's variable names
+//! where it has one), checked before anything starts.
+
+use std::net::SocketAddr;
+
+use clap::Parser;
+use clap::builder::BoolishValueParser;
+use kato_kb::{KbError, SessionConfig};
+
+/// The KATO-compatible HTTP service.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "kato-server", version, about)]
+pub struct ServerArgs {
+    /// Address of the API listener.
+    #[arg(
+        long,
+        env = "KATO_LISTEN",
+        value_name = "KATO_LISTEN",
+        default_value = "127.0.0.1:8000"
+    )]
+    pub listen: SocketAddr,
+    /// Address of the admin listener (Prometheus metrics at `/metrics`); none when unset.
+    #[arg(long, env = "KATO_ADMIN_LISTEN", value_name = "KATO_ADMIN_LISTEN")]
+    pub admin_listen: Option<SocketAddr>,
+    /// ClickHouse HTTP URL.
+    #[arg(
+        long,
+        env = "KATO_CLICKHOUSE_URL",
+        value_name = "KATO_CLICKHOUSE_URL",
+        default_value = "http://127.0.0.1:8123"
+    )]
+    pub clickhouse_url: String,
+    /// ClickHouse database (created with the schema at start).
+    #[arg(
+        long,
+        env = "KATO_CLICKHOUSE_DATABASE",
+        value_name = "KATO_CLICKHOUSE_DATABASE",
+        default_value = "kato"
+    )]
+    pub clickhouse_database: String,
+    /// Redis URL.
+    #[arg(
+        long,
+        env = "KATO_REDIS_URL",
+        value_name = "KATO_REDIS_URL",
+        default_value = "redis://127.0.0.1:6379"
+    )]
+    pub redis_url: String,
+    /// Suffix of every kb id (`{node}_{service}`), as the reference's `SERVICE_NAME`.
+    #[arg(
+        long,
+        env = "SERVICE_NAME",
+        value_name = "SERVICE_NAME",
+        default_value = "kato"
+    )]
+    pub service_name: String,
+    /// Sliding session TTL in seconds (60..=86400).
+    #[arg(long, env = "SESSION_TTL", value_name = "SESSION_TTL", default_value_t = 3600,
+          value_parser = clap::value_parser!(u64).range(60..=86_400))]
+    pub session_ttl: u64,
+    /// Largest request body in bytes; bigger ones get 413.
+    #[arg(
+        long,
+        env = "KATO_MAX_BODY_BYTES",
+        value_name = "KATO_MAX_BODY_BYTES",
+        default_value_t = 10 * 1024 * 1024
+    )]
+    pub max_body_bytes: usize,
+    /// Default auto-learn threshold in events (0 = off).
+    #[arg(
+        long,
+        env = "MAX_PATTERN_LENGTH",
+        value_name = "MAX_PATTERN_LENGTH",
+        default_value_t = 0
+    )]
+    pub max_pattern_length: u64,
+    /// Default emotive window per pattern (1..=100).
+    #[arg(
+        long,
+        env = "PERSISTENCE",
+        value_name = "PERSISTENCE",
+        default_value_t = 5
+    )]
+    pub persistence: u32,
+    /// Default prediction similarity cut-off (0..=1).
+    #[arg(
+        long,
+        env = "RECALL_THRESHOLD",
+        value_name = "RECALL_THRESHOLD",
+        default_value_t = 0.1
+    )]
+    pub recall_threshold: f64,
+    /// Default auto-learn mode, `CLEAR` or `ROLLING`.
+    #[arg(long, env = "STM_MODE", value_name = "STM_MODE", default_value = "CLEAR",
+          value_parser = ["CLEAR", "ROLLING"])]
+    pub stm_mode: String,
+    /// Accepted for compatibility: `VI`, `LSH`, `ANNOY` or `FAISS`.
+    #[arg(
+        long,
+        env = "INDEXER_TYPE",
+        value_name = "INDEXER_TYPE",
+        default_value = "VI"
+    )]
+    pub indexer_type: String,
+    /// Default number of predictions (1..=10000).
+    #[arg(
+        long,
+        env = "MAX_PREDICTIONS",
+        value_name = "MAX_PREDICTIONS",
+        default_value_t = 100
+    )]
+    pub max_predictions: u32,
+    /// Sort the symbols of an event by default.
+    #[arg(long, env = "SORT_SYMBOLS", value_name = "SORT_SYMBOLS", default_value = "true",
+          value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    pub sort_symbols: bool,
+    /// Keep what predictions need at each observe by default (`cognition-data`).
+    #[arg(long, env = "PROCESS_PREDICTIONS", value_name = "PROCESS_PREDICTIONS", default_value = "true",
+          value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    pub process_predictions: bool,
+    /// Token matching (true) or character matching (false) by default.
+    #[arg(long, env = "USE_TOKEN_MATCHING", value_name = "USE_TOKEN_MATCHING", default_value = "true",
+          value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    pub use_token_matching: bool,
+    /// Default fuzzy token threshold (0..=1); unset means exact tokens.
+    #[arg(
+        long,
+        env = "FUZZY_TOKEN_THRESHOLD",
+        value_name = "FUZZY_TOKEN_THRESHOLD"
+    )]
+    pub fuzzy_token_threshold: Option<f64>,
+    /// Default ranking key.
+    #[arg(
+        long,
+        env = "RANK_SORT_ALGO",
+        value_name = "RANK_SORT_ALGO",
+        default_value = "potential"
+    )]
+    pub rank_sort_algo: String,
+}
+
+impl ServerArgs {
+    /// The arguments with every default, for the stores at the given URLs (tests, embedding).
+    pub fn for_stores(clickhouse_url: &str, clickhouse_database: &str, redis_url: &str) -> Self {
+        let mut args = Self::parse_from(["kato-server"]);
+        args.clickhouse_url = clickhouse_url.to_owned();
+        args.clickhouse_database = clickhouse_database.to_owned();
+        args.redis_url = redis_url.to_owned();
+        args
+    }
+
+    /// The defaults every session starts from; errors name the environment variable.
+    pub fn session_defaults(&self) -> Result<SessionConfig, String> {
+        let defaults = SessionConfig {
+            max_pattern_length: Some(self.max_pattern_length),
+            persistence: Some(self.persistence),
+            recall_threshold: Some(self.recall_threshold),
+            stm_mode: Some(self.stm_mode.clone()),
+            indexer_type: Some(self.indexer_type.clone()),
+            max_predictions: Some(self.max_predictions),
+            sort_symbols: Some(self.sort_symbols),
+            process_predictions: Some(self.process_predictions),
+            use_token_matching: Some(self.use_token_matching),
+            fuzzy_token_threshold: self.fuzzy_token_threshold,
+            rank_sort_algo: Some(self.rank_sort_algo.clone()),
+            ..SessionConfig::reference_filter_defaults()
+        };
+        defaults.validate().map_err(|error| match error {
+            KbError::InvalidInput { field, reason } => {
+                format!("invalid {}: {reason}", field.to_ascii_uppercase())
+            }
+            other => other.to_string(),
+        })?;
+        Ok(defaults)
+    }
+}

@@ -1,0 +1,172 @@
+//! The one place errors become HTTP responses.
+//!
+//! The shapes are the reference's (spec `api-and-storage.md` section 1.1): route errors are
+//! `{"detail": ...}`, request validation is 422 with a `detail` list whose `loc` names the
+//! field, and an unknown or expired session is the session middleware's
+//! `{"error": {"code": "SESSION_NOT_FOUND", ...}}`. A store failure is 503 with a `detail`
+//! that names the store; nothing answers 500 with a bare text.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use kato_kb::{ErrorKind, KbError};
+use kato_redis::RedisError;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// One problem of a request, in the shape of FastAPI's 422 items.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ValidationIssue {
+    /// A short machine name (`missing`, `string_type`, `json_invalid`, ...).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Where: `["body", "strings", 0]`, `["query", "ttl_seconds"]`, ...
+    pub loc: Vec<Value>,
+    /// What is wrong, for a person.
+    pub msg: String,
+    /// The offending input where known.
+    pub input: Value,
+}
+
+/// Which store failed, as the `detail` of a 503 names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    /// ClickHouse.
+    ClickHouse,
+    /// Redis.
+    Redis,
+}
+
+impl Store {
+    /// The store's name in metrics and messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Store::ClickHouse => "clickhouse",
+            Store::Redis => "redis",
+        }
+    }
+}
+
+/// Every way a request can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The session middleware's 404: no such session, or it expired.
+    #[error("session {0} not found or expired")]
+    SessionNotFound(String),
+    /// A route's own 404.
+    #[error("{0}")]
+    NotFound(String),
+    /// A request the route refuses (400 with the message as `detail`).
+    #[error("{0}")]
+    BadRequest(String),
+    /// A configuration with invalid values (400 with `validation_errors` per key).
+    #[error("configuration validation failed")]
+    InvalidConfig(BTreeMap<String, String>),
+    /// The body, path or query does not have the declared shape (422).
+    #[error("request validation failed")]
+    Validation(Vec<ValidationIssue>),
+    /// The body is larger than the configured limit (413).
+    #[error("request body is larger than the limit of {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// Another request holds the session (409).
+    #[error("{0}")]
+    SessionBusy(String),
+    /// The knowledge base refused the input or a store failed.
+    #[error(transparent)]
+    Kb(#[from] KbError),
+    /// The session store failed.
+    #[error(transparent)]
+    Redis(#[from] RedisError),
+    /// A session's stored state could not be read back; a bug or foreign data in Redis.
+    #[error("session state is unreadable: {0}")]
+    CorruptSession(String),
+}
+
+/// Marks a response that carries a store failure, for the metrics layer.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreFailure(pub Store);
+
+impl ApiError {
+    /// A 422 for one field.
+    pub fn invalid_field(
+        loc: Vec<Value>,
+        kind: &str,
+        msg: impl Into<String>,
+        input: Value,
+    ) -> Self {
+        Self::Validation(vec![ValidationIssue {
+            kind: kind.to_owned(),
+            loc,
+            msg: msg.into(),
+            input,
+        }])
+    }
+
+    /// The store behind a failure, if a store failed.
+    pub fn failed_store(&self) -> Option<Store> {
+        match self {
+            ApiError::Kb(error) if error.kind() == ErrorKind::Unavailable => Some(kb_store(error)),
+            ApiError::Redis(RedisError::SessionBusy { .. }) => None,
+            ApiError::Redis(_) => Some(Store::Redis),
+            _ => None,
+        }
+    }
+}
+
+fn kb_store(error: &KbError) -> Store {
+    match error {
+        KbError::Redis(_) => Store::Redis,
+        KbError::Batch(inner) => kb_store(inner),
+        _ => Store::ClickHouse,
+    }
+}
+
+fn detail(status: StatusCode, detail: impl Serialize) -> Response {
+    (status, Json(json!({ "detail": detail }))).into_response()
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Some(store) = self.failed_store() {
+            tracing::warn!(store = store.name(), error = %self, "store failure");
+            let mut response = detail(StatusCode::SERVICE_UNAVAILABLE, self.to_string());
+            response.extensions_mut().insert(StoreFailure(store));
+            return response;
+        }
+        match self {
+            ApiError::SessionNotFound(id) => (
+                StatusCode::NOT_FOUND,
+                Json(json!({"error": {
+                    "code": "SESSION_NOT_FOUND",
+                    "message": format!("Session {id} not found or expired"),
+                    "session_id": id,
+                }})),
+            )
+                .into_response(),
+            ApiError::NotFound(message) => detail(StatusCode::NOT_FOUND, message),
+            ApiError::BadRequest(message) => detail(StatusCode::BAD_REQUEST, message),
+            ApiError::InvalidConfig(errors) => detail(
+                StatusCode::BAD_REQUEST,
+                json!({"error": "Configuration validation failed", "validation_errors": errors}),
+            ),
+            ApiError::Validation(issues) => detail(StatusCode::UNPROCESSABLE_ENTITY, issues),
+            error @ ApiError::PayloadTooLarge { .. } => {
+                detail(StatusCode::PAYLOAD_TOO_LARGE, error.to_string())
+            }
+            ApiError::SessionBusy(message) => detail(StatusCode::CONFLICT, message),
+            error @ ApiError::Redis(RedisError::SessionBusy { .. }) => {
+                detail(StatusCode::CONFLICT, error.to_string())
+            }
+            ApiError::Kb(error) => detail(StatusCode::BAD_REQUEST, error.to_string()),
+            error @ (ApiError::Redis(_) | ApiError::CorruptSession(_)) => {
+                tracing::error!(error = %error, "request failed");
+                detail(StatusCode::INTERNAL_SERVER_ERROR, error.to_string())
+            }
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! `kato-server`: parses the configuration, connects, serves until SIGTERM or Ctrl-C.
+
+use anyhow::Context;
+use clap::Parser;
+use kato_server::{AppState, ServerArgs};
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let args = ServerArgs::parse();
+    let state = AppState::connect(&args)
+        .await
+        .context("kato-server could not start")?;
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (KATO_LISTEN)", args.listen))?;
+    tracing::info!(address = %listener.local_addr()?, "kato-server listening");
+    if let Some(admin) = args.admin_listen {
+        let admin_listener = TcpListener::bind(admin)
+            .await
+            .with_context(|| format!("cannot listen on {admin} (KATO_ADMIN_LISTEN)"))?;
+        tracing::info!(address = %admin_listener.local_addr()?, "admin listener (Prometheus /metrics)");
+        let admin_app = kato_server::admin_router(state.clone());
+        tokio::spawn(async move {
+            if let Err(error) =
+                kato_server::serve(admin_listener, admin_app, shutdown_signal()).await
+            {
+                tracing::error!(%error, "admin listener failed");
+            }
+        });
+    }
+    kato_server::serve(listener, kato_server::router(state), shutdown_signal()).await?;
+    tracing::info!("kato-server stopped: every request in flight was answered");
+    Ok(())
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: no new connections, finishing requests in flight");
+}

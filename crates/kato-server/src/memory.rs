@@ -1,0 +1,158 @@
+//! What observe and learn do to a session (spec `api-and-storage.md` sections 2 and 3, with
+//! DESIGN.md section 8): the session's own settings apply everywhere, and a learned STM takes
+//! its emotives and metadata with it and resets the accumulators, auto-learn included.
+
+use kato_core::{AutoLearn, KbId, Pattern, StmMode, SymbolOrder};
+use kato_kb::{LearnContext, SessionConfig};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+use crate::requests::ObservationData;
+use crate::session::{Percept, SessionState};
+use crate::state::AppState;
+
+/// The reference's defaults where neither the session nor the server set a value.
+const DEFAULT_PERSISTENCE: u32 = 5;
+
+/// What `cognition-data` predicts from: the STM as the last observe left it before any
+/// auto-learn (the reference computes those predictions inside observe; here they are
+/// computed when asked, from the same STM).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) enum PredictionSource {
+    /// Nothing to predict from (no observe since the last clear, or predictions off).
+    #[default]
+    Nothing,
+    /// The session's current STM.
+    CurrentStm,
+    /// The STM before an auto-learn changed it.
+    Snapshot(kato_core::Stm),
+}
+
+/// The outcome of one observe.
+#[derive(Debug)]
+pub(crate) struct Observed {
+    /// `PTRN|...` when the observe auto-learned a stored pattern.
+    pub(crate) auto_learned: Option<String>,
+}
+
+/// Applies one observation to `session`, learning into its kb when auto-learn is due.
+pub(crate) async fn observe(
+    app: &AppState,
+    session: &mut SessionState,
+    data: &ObservationData,
+) -> Result<Observed, ApiError> {
+    let config = session.effective_config(&app.settings().defaults);
+    let order = SymbolOrder::from_sort_symbols(config.sort_symbols.unwrap_or(true));
+    let observation = data.to_observation();
+    let event = observation
+        .to_event(order)
+        .map_err(|error| ApiError::BadRequest(error.to_string()))?;
+    if !observation.emotives.is_empty() {
+        session
+            .emotives_accumulator
+            .push(observation.emotives.clone());
+    }
+    if !data.metadata.is_empty() {
+        session.metadata_accumulator.push(data.metadata.clone());
+    }
+    let mut auto_learned = None;
+    if let Some(event) = event {
+        session.stm.push(event);
+        let rule = AutoLearn {
+            max_pattern_length: usize::try_from(config.max_pattern_length.unwrap_or(0))
+                .unwrap_or(usize::MAX),
+            mode: StmMode::from_reference_name(config.stm_mode.as_deref().unwrap_or("CLEAR")),
+        };
+        let predictions_on = config.process_predictions.unwrap_or(true);
+        if rule.is_due(&session.stm) {
+            session.prediction_source = if predictions_on {
+                PredictionSource::Snapshot(session.stm.clone())
+            } else {
+                PredictionSource::Nothing
+            };
+            let step = rule.apply(std::mem::take(&mut session.stm));
+            session.stm = step.stm;
+            if let Some(pattern) = step.pattern_to_learn {
+                auto_learned = Some(learn_pattern(app, session, &pattern, &config).await?);
+            }
+            session.reset_accumulators();
+        } else {
+            session.prediction_source = if predictions_on {
+                PredictionSource::CurrentStm
+            } else {
+                PredictionSource::Nothing
+            };
+        }
+    }
+    session.time += 1;
+    let mut strings = data.strings.clone();
+    if order == SymbolOrder::Sorted {
+        strings.sort_unstable();
+    }
+    session.percept = Some(Percept {
+        strings,
+        vectors: observation.vectors,
+        metadata: data.metadata.clone(),
+    });
+    Ok(Observed { auto_learned })
+}
+
+/// Learns the session's STM (manual learn): `PTRN|...`, or `""` when it held fewer than two
+/// symbols. The STM and the accumulators end empty.
+pub(crate) async fn learn(app: &AppState, session: &mut SessionState) -> Result<String, ApiError> {
+    let config = session.effective_config(&app.settings().defaults);
+    let step = std::mem::take(&mut session.stm).learn();
+    let name = match step.pattern_to_learn {
+        Some(pattern) => learn_pattern(app, session, &pattern, &config).await?,
+        None => String::new(),
+    };
+    session.stm = step.stm;
+    session.reset_accumulators();
+    Ok(name)
+}
+
+async fn learn_pattern(
+    app: &AppState,
+    session: &SessionState,
+    pattern: &Pattern,
+    config: &SessionConfig,
+) -> Result<String, ApiError> {
+    let context = LearnContext {
+        emotives: session.emotives_accumulator.clone(),
+        metadata: session.metadata_accumulator.clone(),
+        persistence: config.persistence.unwrap_or(DEFAULT_PERSISTENCE),
+    };
+    let learned = app.kb().learn(&session.kb_id, pattern, &context).await?;
+    app.telemetry().observe_learned();
+    Ok(learned.map_or_else(String::new, |learned| learned.name.to_string()))
+}
+
+/// The STM of `kb_id`'s session as kato-kb's prediction input.
+pub(crate) fn stm_symbols(stm: &kato_core::Stm) -> Vec<Vec<String>> {
+    stm.events()
+        .iter()
+        .map(|event| {
+            event
+                .iter()
+                .map(|symbol| symbol.as_str().to_owned())
+                .collect()
+        })
+        .collect()
+}
+
+/// Predictions for `stm` with `config`, as the reference's prediction list and future
+/// potentials.
+pub(crate) async fn predict(
+    app: &AppState,
+    kb_id: &KbId,
+    stm: &kato_core::Stm,
+    config: &SessionConfig,
+) -> Result<kato_core::predict::Predictions, ApiError> {
+    let settings = config.prediction_settings()?;
+    let predictions = app
+        .kb()
+        .predict(kb_id, &stm_symbols(stm), &settings)
+        .await?;
+    app.telemetry().observe_prediction();
+    Ok(predictions)
+}

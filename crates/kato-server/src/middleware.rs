@@ -1,0 +1,112 @@
+//! Cross-cutting request handling, outermost first: trace id, telemetry, the session guard.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tracing::Instrument;
+
+use crate::error::{ApiError, StoreFailure};
+use crate::state::AppState;
+
+/// `X-Trace-ID`.
+pub(crate) static TRACE_ID: HeaderName = HeaderName::from_static("x-trace-id");
+/// `X-Session-ID`.
+pub(crate) static SESSION_ID: HeaderName = HeaderName::from_static("x-session-id");
+
+/// Echoes the request's `X-Trace-ID` or gives the request a new one (`kato-<uuid hex>`), and
+/// runs the request in a span carrying it.
+pub(crate) async fn trace_id(request: Request, next: Next) -> Response {
+    let trace_id = request
+        .headers()
+        .get(&TRACE_ID)
+        .cloned()
+        .unwrap_or_else(|| {
+            let id = format!("kato-{}", uuid::Uuid::new_v4().simple());
+            HeaderValue::from_str(&id).expect("a uuid is a valid header value")
+        });
+    let span = tracing::info_span!(
+        "request",
+        trace_id = trace_id.to_str().unwrap_or("<binary>"),
+        method = %request.method(),
+        path = request.uri().path(),
+    );
+    let mut response = next.run(request).instrument(span).await;
+    response.headers_mut().insert(TRACE_ID.clone(), trace_id);
+    response
+}
+
+/// Counts requests and their latency per route, and store failures per store.
+pub(crate) async fn telemetry(
+    State(app): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let response = next.run(request).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let status = response.status().as_u16();
+    app.telemetry()
+        .observe_request(&method, &route, status, elapsed);
+    if let Some(StoreFailure(store)) = response.extensions().get::<StoreFailure>() {
+        app.telemetry().observe_store_error(*store);
+    }
+    tracing::debug!(status, elapsed_ms = elapsed * 1e3, "request done");
+    response
+}
+
+/// A session id the service could have issued: anything else cannot exist.
+fn plausible_session_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The reference's session middleware: any `/sessions/{id}/...` request names a session that
+/// must exist (sliding its TTL) before the route runs, except `GET /sessions/{id}`,
+/// `GET /sessions/{id}/exists` and `GET /sessions/count`; otherwise 404 `SESSION_NOT_FOUND`.
+/// Responses of checked paths carry `X-Session-ID`.
+pub(crate) async fn session_guard(
+    State(app): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let segments: Vec<&str> = request
+        .uri()
+        .path()
+        .trim_start_matches('/')
+        .split('/')
+        .collect();
+    let session_id = match segments.as_slice() {
+        ["sessions", id, rest @ ..] if !id.is_empty() => {
+            let exempt = request.method() == Method::GET
+                && (rest.is_empty() || rest == ["exists"] || rest.is_empty() && *id == "count");
+            (!exempt).then(|| (*id).to_owned())
+        }
+        _ => None,
+    };
+    let Some(session_id) = session_id else {
+        return next.run(request).await;
+    };
+    if !plausible_session_id(&session_id) {
+        return ApiError::SessionNotFound(session_id).into_response();
+    }
+    match app.sessions().exists(&session_id).await {
+        Ok(true) => {}
+        Ok(false) => return ApiError::SessionNotFound(session_id).into_response(),
+        Err(error) => return ApiError::from(error).into_response(),
+    }
+    let mut response = next.run(request).await;
+    if let Ok(value) = HeaderValue::from_str(&session_id) {
+        response.headers_mut().insert(SESSION_ID.clone(), value);
+    }
+    response
+}

@@ -1,0 +1,187 @@
+//! Request bodies and query strings, with the coercions the reference's pydantic models
+//! apply: numbers may come as integers, booleans or numeric strings; `null` is refused.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
+use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
+
+/// A finite float, also accepted as an integer, a boolean or a numeric string.
+#[derive(Debug, Clone, Copy, PartialEq, ToSchema)]
+#[schema(value_type = f64)]
+pub(crate) struct Float(pub(crate) f64);
+
+impl<'de> Deserialize<'de> for Float {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct FloatVisitor;
+
+        impl Visitor<'_> for FloatVisitor {
+            type Value = Float;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a finite number")
+            }
+
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Float, E> {
+                if v.is_finite() {
+                    Ok(Float(v))
+                } else {
+                    Err(E::custom("expected a finite number"))
+                }
+            }
+
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Float, E> {
+                Ok(Float(v as f64))
+            }
+
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Float, E> {
+                Ok(Float(v as f64))
+            }
+
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Float, E> {
+                Ok(Float(if v { 1.0 } else { 0.0 }))
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Float, E> {
+                let parsed: f64 = v
+                    .trim()
+                    .parse()
+                    .map_err(|_| E::custom(format!("{v:?} is not a number")))?;
+                self.visit_f64(parsed)
+            }
+        }
+
+        deserializer.deserialize_any(FloatVisitor)
+    }
+}
+
+/// `POST /sessions`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct CreateSession {
+    /// The node (tenant) the session learns into and predicts from.
+    pub(crate) node_id: String,
+    /// Free client metadata kept with the session.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub(crate) metadata: Option<Map<String, Value>>,
+    /// Sliding TTL in seconds; the server's `SESSION_TTL` when absent or 0.
+    #[serde(default)]
+    pub(crate) ttl_seconds: Option<i64>,
+    /// Configuration overrides (section 6.1 keys).
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub(crate) config: Option<Map<String, Value>>,
+}
+
+/// One observation.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+pub(crate) struct ObservationData {
+    /// String symbols of the event.
+    #[serde(default)]
+    pub(crate) strings: Vec<String>,
+    /// Vectors, summed into one `VCTR|` symbol.
+    #[serde(default)]
+    pub(crate) vectors: Vec<Vec<Float>>,
+    /// Emotive values.
+    #[serde(default)]
+    pub(crate) emotives: BTreeMap<String, Float>,
+    /// Free metadata.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub(crate) metadata: Map<String, Value>,
+    /// The observation's id (observe-sequence only; `observe` assigns one).
+    #[serde(default)]
+    pub(crate) unique_id: Option<String>,
+}
+
+impl ObservationData {
+    /// kato-core's observation.
+    pub(crate) fn to_observation(&self) -> kato_core::Observation {
+        kato_core::Observation {
+            strings: self.strings.clone(),
+            vectors: self.vector_values(),
+            emotives: self.emotive_values(),
+            metadata: self.metadata.clone().into_iter().collect(),
+        }
+    }
+
+    pub(crate) fn vector_values(&self) -> Vec<Vec<f64>> {
+        self.vectors
+            .iter()
+            .map(|vector| vector.iter().map(|value| value.0).collect())
+            .collect()
+    }
+
+    pub(crate) fn emotive_values(&self) -> BTreeMap<String, f64> {
+        self.emotives
+            .iter()
+            .map(|(key, value)| (key.clone(), value.0))
+            .collect()
+    }
+}
+
+/// `POST /sessions/{id}/observe-sequence`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct ObserveSequence {
+    /// The observations, in order.
+    pub(crate) observations: Vec<ObservationData>,
+    /// Learn the STM after each observation.
+    #[serde(default)]
+    pub(crate) learn_after_each: bool,
+    /// Learn the STM after the last observation.
+    #[serde(default)]
+    pub(crate) learn_at_end: bool,
+    /// Start every observation after the first from an empty STM.
+    #[serde(default)]
+    pub(crate) clear_stm_between: bool,
+}
+
+/// `POST /sessions/{id}/extend`.
+#[derive(Debug, Deserialize, IntoParams)]
+pub(crate) struct ExtendQuery {
+    /// New TTL in seconds (default 3600).
+    pub(crate) ttl_seconds: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emotives_accept_what_pydantic_coerces() {
+        let observation: ObservationData = serde_json::from_value(serde_json::json!({
+            "emotives": {"a": 1, "b": true, "c": "0.5", "d": 0.25}
+        }))
+        .unwrap();
+        let values = observation.emotive_values();
+        assert_eq!(values["a"], 1.0);
+        assert_eq!(values["b"], 1.0);
+        assert_eq!(values["c"], 0.5);
+        assert_eq!(values["d"], 0.25);
+    }
+
+    #[test]
+    fn null_and_non_numbers_are_refused() {
+        for emotives in [
+            serde_json::json!({"a": null}),
+            serde_json::json!({"a": "x"}),
+            serde_json::json!({"a": "nan"}),
+            serde_json::json!({"a": [1]}),
+        ] {
+            let result = serde_json::from_value::<ObservationData>(
+                serde_json::json!({"emotives": emotives}),
+            );
+            assert!(result.is_err(), "{emotives} was accepted");
+        }
+        assert!(
+            serde_json::from_value::<ObservationData>(serde_json::json!({"strings": null}))
+                .is_err()
+        );
+        assert!(
+            serde_json::from_value::<ObservationData>(serde_json::json!({"strings": [1]})).is_err()
+        );
+    }
+}

@@ -1,0 +1,102 @@
+//! Every route, collected with its OpenAPI description.
+
+mod memory;
+mod node;
+mod sessions;
+mod system;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "kato", description = "The KATO-compatible pattern learning and prediction API"),
+    tags(
+        (name = "system", description = "Service status and metrics"),
+        (name = "sessions", description = "Session lifecycle and configuration"),
+        (name = "memory", description = "Observe, learn and predict in a session"),
+        (name = "node", description = "Read a node's knowledge base"),
+    )
+)]
+struct ApiDoc;
+
+/// The API routes (without middleware) and their OpenAPI document.
+pub(crate) fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, mut document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(system::root))
+        .routes(routes!(system::health))
+        .routes(routes!(system::status))
+        .routes(routes!(system::metrics))
+        .routes(routes!(sessions::create_session))
+        .routes(routes!(sessions::count_sessions))
+        .routes(routes!(sessions::get_session, sessions::delete_session))
+        .routes(routes!(sessions::session_exists))
+        .routes(routes!(sessions::extend_session))
+        .routes(routes!(sessions::get_config, sessions::update_config))
+        .routes(routes!(memory::observe))
+        .routes(routes!(memory::observe_sequence))
+        .routes(routes!(memory::get_stm))
+        .routes(routes!(memory::learn))
+        .routes(routes!(memory::clear_stm))
+        .routes(routes!(memory::clear_all))
+        .routes(routes!(memory::predictions))
+        .routes(routes!(memory::percept_data))
+        .routes(routes!(memory::cognition_data))
+        .routes(routes!(memory::finalize_training))
+        .routes(routes!(node::get_pattern))
+        .routes(routes!(node::symbol_stats))
+        .routes(routes!(node::all_affinities))
+        .routes(routes!(node::symbol_affinity))
+        .split_for_parts();
+    document.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    add_document_routes(&mut document);
+    let text: Arc<str> = document
+        .to_json()
+        .expect("the OpenAPI document serializes")
+        .into();
+    let router = router
+        .route(
+            "/openapi.json",
+            get(move || {
+                let text = Arc::clone(&text);
+                async move {
+                    (
+                        [(header::CONTENT_TYPE, "application/json")],
+                        text.to_string(),
+                    )
+                        .into_response()
+                }
+            }),
+        )
+        .route("/docs", get(system::docs));
+    (router, document)
+}
+
+/// `/openapi.json` and `/docs` serve the document itself, so they are described by hand.
+fn add_document_routes(document: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem};
+    use utoipa::openapi::response::ResponseBuilder;
+    for (path, summary) in [
+        ("/openapi.json", "This OpenAPI document"),
+        ("/docs", "Interactive docs over /openapi.json"),
+    ] {
+        let operation = OperationBuilder::new()
+            .summary(Some(summary))
+            .tag("system")
+            .response("200", ResponseBuilder::new().description(summary).build())
+            .build();
+        document
+            .paths
+            .paths
+            .insert(path.to_owned(), PathItem::new(HttpMethod::Get, operation));
+    }
+}

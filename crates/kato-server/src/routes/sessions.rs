@@ -1,0 +1,220 @@
+//! Session lifecycle and configuration (spec `api-and-storage.md` section 1.3).
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Json;
+use axum::extract::{Path, State};
+use kato_kb::SessionConfig;
+use serde_json::{Map, Value, json};
+
+use crate::error::ApiError;
+use crate::extract::{ValidJson, ValidQuery};
+use crate::node::kb_id_for_node;
+use crate::requests::{CreateSession, ExtendQuery};
+use crate::session::{LockedSession, SessionState, read_session};
+use crate::state::AppState;
+
+/// The longest TTL a client may ask for (one year).
+const MAX_TTL_SECONDS: i64 = 365 * 24 * 3600;
+/// The reference's default of `extend`.
+const DEFAULT_EXTEND_SECONDS: u64 = 3600;
+
+fn new_session_id() -> String {
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    format!("session-{}-{millis}", uuid::Uuid::new_v4().simple())
+}
+
+/// Creates a session for a node.
+#[utoipa::path(post, path = "/sessions", tag = "sessions",
+    request_body = CreateSession,
+    responses(
+        (status = 200, description = "The session (SessionResponse)"),
+        (status = 400, description = "Invalid `config` values: `detail.validation_errors` per key"),
+        (status = 422, description = "Missing or mistyped field, or a node_id that maps to no valid kb id"),
+    ))]
+pub(crate) async fn create_session(
+    State(app): State<AppState>,
+    ValidJson(request): ValidJson<CreateSession>,
+) -> Result<Json<Value>, ApiError> {
+    let settings = app.settings();
+    let kb_id = kb_id_for_node(&request.node_id, &settings.service_name).map_err(|error| {
+        ApiError::invalid_field(
+            vec!["body".into(), "node_id".into()],
+            "value_error",
+            error.to_string(),
+            Value::from(request.node_id.clone()),
+        )
+    })?;
+    let ttl_seconds = match request.ttl_seconds {
+        None | Some(0) => settings.session_ttl,
+        Some(ttl @ 1..=MAX_TTL_SECONDS) => ttl.unsigned_abs(),
+        Some(other) => {
+            return Err(ApiError::invalid_field(
+                vec!["body".into(), "ttl_seconds".into()],
+                "value_error",
+                format!("ttl_seconds must be within 1..={MAX_TTL_SECONDS}"),
+                Value::from(other),
+            ));
+        }
+    };
+    let config = match &request.config {
+        Some(changes) => SessionConfig::default()
+            .updated(changes)
+            .map_err(ApiError::InvalidConfig)?,
+        None => SessionConfig::default(),
+    };
+    let session = SessionState::new(
+        new_session_id(),
+        request.node_id,
+        kb_id,
+        request.metadata.unwrap_or_default(),
+        config,
+        ttl_seconds,
+    );
+    app.sessions()
+        .create(&session.session_id, &session.to_json(), ttl_seconds)
+        .await?;
+    app.telemetry().observe_session_created();
+    tracing::info!(session_id = %session.session_id, node_id = %session.node_id, "session created");
+    Ok(Json(session.response(&settings.defaults, ttl_seconds)))
+}
+
+/// Number of live sessions.
+#[utoipa::path(get, path = "/sessions/count", tag = "sessions",
+    responses((status = 200, description = "`{active_session_count}`")))]
+pub(crate) async fn count_sessions(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let count = app.sessions().count().await?;
+    Ok(Json(json!({ "active_session_count": count })))
+}
+
+/// A session's description; slides its TTL.
+#[utoipa::path(get, path = "/sessions/{session_id}", tag = "sessions",
+    params(("session_id" = String, Path, description = "The session")),
+    responses(
+        (status = 200, description = "The session (SessionResponse)"),
+        (status = 404, description = "`{detail}`: no such session"),
+    ))]
+pub(crate) async fn get_session(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    match read_session(&app, &id).await {
+        Ok((session, ttl)) => Ok(Json(session.response(&app.settings().defaults, ttl))),
+        Err(ApiError::SessionNotFound(id)) => Err(ApiError::NotFound(format!(
+            "Session {id} not found or expired"
+        ))),
+        Err(other) => Err(other),
+    }
+}
+
+/// Whether a session exists, without sliding its TTL.
+#[utoipa::path(get, path = "/sessions/{session_id}/exists", tag = "sessions",
+    params(("session_id" = String, Path, description = "The session")),
+    responses((status = 200, description = "`{exists, expired, session_id}`")))]
+pub(crate) async fn session_exists(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let exists = app.sessions().exists(&id).await?;
+    // Expiry is Redis's TTL: an expired session is simply gone, so `expired` is never known.
+    Ok(Json(
+        json!({ "exists": exists, "expired": false, "session_id": id }),
+    ))
+}
+
+/// Deletes a session (its learned patterns stay).
+#[utoipa::path(delete, path = "/sessions/{session_id}", tag = "sessions",
+    params(("session_id" = String, Path, description = "The session")),
+    responses(
+        (status = 200, description = "`{status: \"deleted\", session_id}`"),
+        (status = 404, description = "SESSION_NOT_FOUND"),
+    ))]
+pub(crate) async fn delete_session(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    if !app.sessions().delete(&id).await? {
+        return Err(ApiError::NotFound(format!("Session {id} not found")));
+    }
+    app.telemetry().observe_session_deleted();
+    Ok(Json(json!({ "status": "deleted", "session_id": id })))
+}
+
+/// Sets the session's TTL once (later accesses slide it by its own TTL again).
+#[utoipa::path(post, path = "/sessions/{session_id}/extend", tag = "sessions",
+    params(("session_id" = String, Path, description = "The session"), ExtendQuery),
+    responses(
+        (status = 200, description = "`{status: \"extended\", session_id, ttl_seconds}`"),
+        (status = 404, description = "SESSION_NOT_FOUND"),
+        (status = 422, description = "`ttl_seconds` is not a positive integer"),
+    ))]
+pub(crate) async fn extend_session(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    ValidQuery(query): ValidQuery<ExtendQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let ttl_seconds = query.ttl_seconds.unwrap_or(DEFAULT_EXTEND_SECONDS);
+    if !(1..=MAX_TTL_SECONDS.unsigned_abs()).contains(&ttl_seconds) {
+        return Err(ApiError::invalid_field(
+            vec!["query".into(), "ttl_seconds".into()],
+            "value_error",
+            format!("ttl_seconds must be within 1..={MAX_TTL_SECONDS}"),
+            Value::from(ttl_seconds),
+        ));
+    }
+    if !app.sessions().extend(&id, ttl_seconds).await? {
+        return Err(ApiError::NotFound(format!("Session {id} not found")));
+    }
+    Ok(Json(
+        json!({ "status": "extended", "session_id": id, "ttl_seconds": ttl_seconds }),
+    ))
+}
+
+/// The session's effective configuration.
+#[utoipa::path(get, path = "/sessions/{session_id}/config", tag = "sessions",
+    params(("session_id" = String, Path, description = "The session")),
+    responses((status = 200, description = "`{session_id, config}`"), (status = 404, description = "SESSION_NOT_FOUND")))]
+pub(crate) async fn get_config(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (session, _) = read_session(&app, &id).await?;
+    let config = session.effective_config(&app.settings().defaults);
+    Ok(Json(json!({ "session_id": id, "config": config })))
+}
+
+/// Changes configuration keys of the session; the body is the keys, or `{"config": {...}}`.
+#[utoipa::path(post, path = "/sessions/{session_id}/config", tag = "sessions",
+    params(("session_id" = String, Path, description = "The session")),
+    request_body(content = Object, description = "Configuration keys (spec 6.1), or `{\"config\": {...}}`"),
+    responses(
+        (status = 200, description = "`{status: \"okay\", message, session_id}`"),
+        (status = 400, description = "`detail.validation_errors` per key: unknown key, wrong type, out of range"),
+        (status = 404, description = "SESSION_NOT_FOUND"),
+        (status = 422, description = "The body is not a JSON object"),
+    ))]
+pub(crate) async fn update_config(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    ValidJson(body): ValidJson<Map<String, Value>>,
+) -> Result<Json<Value>, ApiError> {
+    let changes = match body.get("config") {
+        Some(Value::Object(inner)) => inner.clone(),
+        _ => body,
+    };
+    let mut locked = LockedSession::acquire(&app, &id).await?;
+    let outcome = locked
+        .state
+        .config
+        .updated(&changes)
+        .map(|config| locked.state.config = config)
+        .map_err(ApiError::InvalidConfig);
+    locked.finish(&app, outcome).await?;
+    Ok(Json(json!({
+        "status": "okay",
+        "message": "Configuration updated",
+        "session_id": id,
+    })))
+}

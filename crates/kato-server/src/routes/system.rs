@@ -1,0 +1,148 @@
+//! Service-level routes: root, health, status, the reference's JSON metrics, the OpenAPI
+//! document and its docs page.
+
+use std::time::SystemTime;
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::Html;
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::time::{epoch_seconds, iso_utc};
+
+/// The crate version, reported as the service version.
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// What the service is.
+#[utoipa::path(get, path = "/", tag = "system",
+    responses((status = 200, description = "`{service, version, description, docs, health, status, uptime_seconds, architecture, session_support}`")))]
+pub(crate) async fn root(State(app): State<AppState>) -> Json<Value> {
+    Json(json!({
+        "service": "KATO API",
+        "version": VERSION,
+        "description": "Deterministic, explainable pattern learning and prediction (kato, Rust)",
+        "docs": "/docs",
+        "health": "/health",
+        "status": "running",
+        "uptime_seconds": app.uptime_seconds(),
+        "architecture": "modular",
+        "session_support": true,
+    }))
+}
+
+/// Store reachability. Always 200; `status` is `unhealthy` and `issues` names the store when
+/// one does not answer.
+#[utoipa::path(get, path = "/health", tag = "system",
+    responses((status = 200, description = "`{status, processor_status, service_name, uptime_seconds, issues, metrics_collected, last_collection, active_sessions, timestamp}`")))]
+pub(crate) async fn health(State(app): State<AppState>) -> Json<Value> {
+    let (clickhouse, redis) = tokio::join!(app.kb().clickhouse().ping(), app.kb().redis().ping());
+    let mut issues = Vec::new();
+    if let Err(error) = clickhouse {
+        issues.push(format!("clickhouse unreachable: {error}"));
+    }
+    if let Err(error) = redis {
+        issues.push(format!("redis unreachable: {error}"));
+    }
+    let active_sessions = if issues.is_empty() {
+        app.sessions().count().await.ok()
+    } else {
+        None
+    };
+    let status = if issues.is_empty() {
+        "healthy"
+    } else {
+        "unhealthy"
+    };
+    Json(json!({
+        "status": status,
+        "processor_status": status,
+        "service_name": app.settings().service_name,
+        "uptime_seconds": app.uptime_seconds(),
+        "issues": issues,
+        "metrics_collected": app.telemetry().totals().requests,
+        "last_collection": epoch_seconds(app.started_at()),
+        "active_sessions": active_sessions,
+        "timestamp": iso_utc(SystemTime::now()),
+    }))
+}
+
+/// Sessions and configuration of this instance. Nodes need no per-process processors here
+/// (every instance serves every node), so `processors` is empty.
+#[utoipa::path(get, path = "/status", tag = "system",
+    responses((status = 200, description = "`{status, base_processor_id, uptime_seconds, sessions, processors, version}`"),
+              (status = 503, description = "Redis is unavailable")))]
+pub(crate) async fn status(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let sessions = app.sessions().count().await?;
+    let settings = app.settings();
+    Ok(Json(json!({
+        "status": "healthy",
+        "base_processor_id": settings.service_name,
+        "uptime_seconds": app.uptime_seconds(),
+        "sessions": {
+            "total_sessions": sessions,
+            "active_sessions": sessions,
+            "expired_sessions": 0,
+            "backend": "redis",
+            "redis_url": settings.redis_url_public,
+        },
+        "processors": {
+            "total_processors": 0,
+            "max_processors": 0,
+            "eviction_ttl_seconds": settings.session_ttl,
+            "processors": [],
+        },
+        "version": VERSION,
+    })))
+}
+
+/// The reference's JSON metrics of this instance (Prometheus text is on the admin listener).
+#[utoipa::path(get, path = "/metrics", tag = "system",
+    responses((status = 200, description = "`{timestamp, sessions, performance, resources, databases, rates, processor_manager}`")))]
+pub(crate) async fn metrics(State(app): State<AppState>) -> Json<Value> {
+    let totals = app.telemetry().totals();
+    let active = app.sessions().count().await.ok();
+    let uptime = app.uptime_seconds();
+    let error_rate = if totals.requests == 0 {
+        0.0
+    } else {
+        totals.errors as f64 / totals.requests as f64
+    };
+    let resources = crate::resources::sample(uptime);
+    Json(json!({
+        "timestamp": epoch_seconds(SystemTime::now()),
+        "sessions": {
+            "total_created": totals.sessions_created,
+            "total_deleted": totals.sessions_deleted,
+            "active": active,
+            "operations_total": totals.requests,
+        },
+        "performance": {
+            "total_requests": totals.requests,
+            "total_errors": totals.errors,
+            "error_rate": error_rate,
+            "average_response_time": totals.mean_latency_seconds,
+        },
+        "resources": {
+            "cpu_percent": resources.cpu_percent,
+            "memory_percent": resources.memory_percent,
+            "rss_bytes": resources.rss_bytes,
+            "disk_percent": Value::Null,
+        },
+        "databases": {
+            "clickhouse": { "errors": totals.clickhouse_errors },
+            "redis": { "errors": totals.redis_errors },
+        },
+        "rates": {
+            "requests_per_second": if uptime > 0.0 { totals.requests as f64 / uptime } else { 0.0 },
+        },
+        "processor_manager": { "total_processors": 0 },
+        "uptime_seconds": uptime,
+    }))
+}
+
+/// A docs page (Swagger UI from a CDN, like FastAPI's) over `/openapi.json`.
+pub(crate) async fn docs() -> Html<&'static str> {
+    Html(include_str!("docs.html"))
+}

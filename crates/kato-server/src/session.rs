@@ -1,0 +1,219 @@
+//! A session's state as stored in Redis, and the lock-read-write cycle every change goes
+//! through.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use kato_core::{KbId, Stm};
+use kato_kb::SessionConfig;
+use kato_redis::{SaveOutcome, SessionLock};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+use crate::memory::PredictionSource;
+use crate::state::AppState;
+use crate::time::iso_utc;
+
+/// The reference keeps the newest 1000 entries of the STM and of each accumulator.
+pub(crate) const MAX_KEPT_ENTRIES: usize = 1000;
+
+/// What the last observation carried, for `percept-data`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Percept {
+    pub(crate) strings: Vec<String>,
+    pub(crate) vectors: Vec<Vec<f64>>,
+    pub(crate) metadata: Map<String, Value>,
+}
+
+/// Everything the service keeps of one session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct SessionState {
+    pub(crate) session_id: String,
+    pub(crate) node_id: String,
+    pub(crate) kb_id: KbId,
+    pub(crate) created_at: SystemTime,
+    /// The sliding TTL.
+    pub(crate) ttl_seconds: u64,
+    /// The client's metadata from creation.
+    pub(crate) metadata: Map<String, Value>,
+    /// The session's configuration overrides.
+    pub(crate) config: SessionConfig,
+    pub(crate) stm: Stm,
+    pub(crate) emotives_accumulator: Vec<BTreeMap<String, f64>>,
+    pub(crate) metadata_accumulator: Vec<Map<String, Value>>,
+    /// Observations since the last clear.
+    pub(crate) time: u64,
+    pub(crate) percept: Option<Percept>,
+    /// What `cognition-data` predicts from.
+    pub(crate) prediction_source: PredictionSource,
+}
+
+impl SessionState {
+    pub(crate) fn new(
+        session_id: String,
+        node_id: String,
+        kb_id: KbId,
+        metadata: Map<String, Value>,
+        config: SessionConfig,
+        ttl_seconds: u64,
+    ) -> Self {
+        Self {
+            session_id,
+            node_id,
+            kb_id,
+            created_at: SystemTime::now(),
+            ttl_seconds,
+            metadata,
+            config,
+            stm: Stm::new(),
+            emotives_accumulator: Vec::new(),
+            metadata_accumulator: Vec::new(),
+            time: 0,
+            percept: None,
+            prediction_source: PredictionSource::Nothing,
+        }
+    }
+
+    pub(crate) fn from_json(text: &str) -> Result<Self, ApiError> {
+        serde_json::from_str(text).map_err(|e| ApiError::CorruptSession(e.to_string()))
+    }
+
+    pub(crate) fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("session state serializes")
+    }
+
+    /// The session's overrides over the server's defaults.
+    pub(crate) fn effective_config(&self, defaults: &SessionConfig) -> SessionConfig {
+        self.config.merged_over(defaults)
+    }
+
+    /// Forgets the STM, the accumulators and what the last observation left (clear-stm).
+    pub(crate) fn clear_stm(&mut self) {
+        self.stm = Stm::new();
+        self.reset_accumulators();
+        self.time = 0;
+        self.percept = None;
+        self.prediction_source = PredictionSource::Nothing;
+    }
+
+    /// Forgets the emotives and metadata gathered since the last learn or clear.
+    pub(crate) fn reset_accumulators(&mut self) {
+        self.emotives_accumulator.clear();
+        self.metadata_accumulator.clear();
+    }
+
+    /// Keeps the newest entries only, as the reference does on every save.
+    pub(crate) fn trim(&mut self) {
+        fn keep_newest<T>(list: &mut Vec<T>) {
+            if list.len() > MAX_KEPT_ENTRIES {
+                list.drain(..list.len() - MAX_KEPT_ENTRIES);
+            }
+        }
+        if self.stm.len() > MAX_KEPT_ENTRIES {
+            let events = std::mem::take(&mut self.stm).into_events();
+            self.stm = Stm::from(events[events.len() - MAX_KEPT_ENTRIES..].to_vec());
+        }
+        keep_newest(&mut self.emotives_accumulator);
+        keep_newest(&mut self.metadata_accumulator);
+    }
+
+    /// The reference's `SessionResponse`, with the session expiring `ttl_seconds` from now.
+    pub(crate) fn response(&self, defaults: &SessionConfig, ttl_seconds: u64) -> Value {
+        let expires = SystemTime::now() + Duration::from_secs(ttl_seconds);
+        serde_json::json!({
+            "session_id": self.session_id,
+            "node_id": self.node_id,
+            "created_at": iso_utc(self.created_at),
+            "expires_at": iso_utc(expires),
+            "ttl_seconds": ttl_seconds,
+            "metadata": self.metadata,
+            "session_config": self.effective_config(defaults),
+        })
+    }
+}
+
+/// A session held under its write lock: read fresh after locking, written back by
+/// [`LockedSession::save`], released by [`LockedSession::release`] on every path.
+#[derive(Debug)]
+pub(crate) struct LockedSession {
+    lock: SessionLock,
+    pub(crate) state: SessionState,
+}
+
+impl LockedSession {
+    /// Locks session `id` and reads it.
+    pub(crate) async fn acquire(app: &AppState, id: &str) -> Result<Self, ApiError> {
+        let sessions = app.sessions();
+        let lock = sessions.lock(id).await?;
+        let stored = match sessions.touch(id).await {
+            Ok(Some(stored)) => stored,
+            Ok(None) => {
+                sessions.unlock(lock).await?;
+                return Err(ApiError::SessionNotFound(id.to_owned()));
+            }
+            Err(error) => {
+                let _ = sessions.unlock(lock).await;
+                return Err(error.into());
+            }
+        };
+        match SessionState::from_json(&stored.state) {
+            Ok(state) => Ok(Self { lock, state }),
+            Err(error) => {
+                sessions.unlock(lock).await?;
+                Err(error)
+            }
+        }
+    }
+
+    /// Writes the state back (only while this request still holds the lock) and unlocks.
+    pub(crate) async fn save(mut self, app: &AppState) -> Result<SessionState, ApiError> {
+        self.state.trim();
+        let sessions = app.sessions();
+        let outcome = sessions
+            .save(&self.lock, &self.state.to_json(), self.state.ttl_seconds)
+            .await;
+        sessions.unlock(self.lock).await?;
+        match outcome? {
+            SaveOutcome::Saved => Ok(self.state),
+            SaveOutcome::Gone => Err(ApiError::SessionNotFound(self.state.session_id)),
+            SaveOutcome::LockLost => Err(ApiError::SessionBusy(format!(
+                "session {} was held by this request for longer than its lock lease; nothing was saved",
+                self.state.session_id
+            ))),
+        }
+    }
+
+    /// Unlocks without writing (the request failed; the session stays as it was).
+    pub(crate) async fn release(self, app: &AppState) {
+        if let Err(error) = app.sessions().unlock(self.lock).await {
+            tracing::warn!(%error, "could not release a session lock; its lease will expire");
+        }
+    }
+
+    /// Runs the request's outcome through: saves on success, releases on failure.
+    pub(crate) async fn finish<R>(
+        self,
+        app: &AppState,
+        outcome: Result<R, ApiError>,
+    ) -> Result<(SessionState, R), ApiError> {
+        match outcome {
+            Ok(value) => Ok((self.save(app).await?, value)),
+            Err(error) => {
+                self.release(app).await;
+                Err(error)
+            }
+        }
+    }
+}
+
+/// A session read without its lock (read-only routes), with its sliding TTL.
+pub(crate) async fn read_session(
+    app: &AppState,
+    id: &str,
+) -> Result<(SessionState, u64), ApiError> {
+    match app.sessions().touch(id).await? {
+        Some(stored) => Ok((SessionState::from_json(&stored.state)?, stored.ttl_seconds)),
+        None => Err(ApiError::SessionNotFound(id.to_owned())),
+    }
+}

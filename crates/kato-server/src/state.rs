@@ -1,0 +1,140 @@
+//! What every request shares: the knowledge base, the session store, the settings and the
+//! telemetry.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use kato_clickhouse::BatchObserver;
+use kato_kb::{KnowledgeBase, KnowledgeBaseConfig, SessionConfig};
+use kato_redis::{RedisConfig, SessionLockConfig, SessionStore};
+
+use crate::ServerError;
+use crate::config::ServerArgs;
+use crate::telemetry::Telemetry;
+
+/// Settings resolved at start.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// The defaults every session's overrides apply over.
+    pub defaults: SessionConfig,
+    /// Sliding TTL of new sessions.
+    pub session_ttl: u64,
+    /// kb id suffix.
+    pub service_name: String,
+    /// Largest request body.
+    pub max_body_bytes: usize,
+    /// The Redis URL without credentials, for `/status`.
+    pub redis_url_public: String,
+}
+
+/// Shared by every request; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    kb: KnowledgeBase,
+    sessions: SessionStore,
+    settings: ServerSettings,
+    telemetry: Arc<Telemetry>,
+    started: Instant,
+    started_at: SystemTime,
+}
+
+impl AppState {
+    /// Checks the settings, connects to both stores and ensures the ClickHouse schema.
+    pub async fn connect(args: &ServerArgs) -> Result<Self, ServerError> {
+        let defaults = args.session_defaults().map_err(ServerError::Config)?;
+        if args.max_body_bytes == 0 {
+            return Err(ServerError::Config(
+                "invalid KATO_MAX_BODY_BYTES: must be at least 1".to_owned(),
+            ));
+        }
+        let telemetry = Arc::new(Telemetry::new());
+        let mut config = KnowledgeBaseConfig::new(&args.clickhouse_url, &args.redis_url);
+        config
+            .clickhouse_database
+            .clone_from(&args.clickhouse_database);
+        let observed = Arc::clone(&telemetry);
+        config.learn_batch_observer = Some(BatchObserver::new(move |size| {
+            observed.observe_learn_batch(size);
+        }));
+        let kb = KnowledgeBase::connect(config).await?;
+        let connection = kato_redis::connect(&args.redis_url, &RedisConfig::default()).await?;
+        let sessions = SessionStore::new(connection, SessionLockConfig::default());
+        Ok(Self {
+            inner: Arc::new(Inner {
+                kb,
+                sessions,
+                settings: ServerSettings {
+                    defaults,
+                    session_ttl: args.session_ttl,
+                    service_name: args.service_name.clone(),
+                    max_body_bytes: args.max_body_bytes,
+                    redis_url_public: without_credentials(&args.redis_url),
+                },
+                telemetry,
+                started: Instant::now(),
+                started_at: SystemTime::now(),
+            }),
+        })
+    }
+
+    /// The knowledge base.
+    pub fn kb(&self) -> &KnowledgeBase {
+        &self.inner.kb
+    }
+
+    /// The session store.
+    pub fn sessions(&self) -> &SessionStore {
+        &self.inner.sessions
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &ServerSettings {
+        &self.inner.settings
+    }
+
+    pub(crate) fn telemetry(&self) -> &Telemetry {
+        &self.inner.telemetry
+    }
+
+    /// Seconds since start.
+    pub fn uptime_seconds(&self) -> f64 {
+        self.inner.started.elapsed().as_secs_f64()
+    }
+
+    /// When the server started.
+    pub fn started_at(&self) -> SystemTime {
+        self.inner.started_at
+    }
+}
+
+/// `redis://user:secret@host:6379/0` without `user:secret@`.
+fn without_credentials(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!("{}{}", &url[..scheme_end + 3], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_are_not_shown() {
+        assert_eq!(
+            without_credentials("redis://user:secret@host:6379/0"),
+            "redis://host:6379/0"
+        );
+        assert_eq!(
+            without_credentials("redis://host:6379"),
+            "redis://host:6379"
+        );
+    }
+}

@@ -1,0 +1,186 @@
+//! Counters behind the Prometheus endpoint of the admin listener and the reference's JSON
+//! `/metrics`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::error::Store;
+
+/// `[("method", ..), ("route", ..), ("status", ..)]`.
+type RequestLabels = [(&'static str, String); 3];
+/// `[("method", ..), ("route", ..)]`.
+type RouteLabels = [(&'static str, String); 2];
+
+fn latency_histogram() -> Histogram {
+    // 0.25 ms .. ~8 s.
+    Histogram::new(exponential_buckets(0.000_25, 2.0, 16))
+}
+
+/// Every metric the service keeps.
+#[derive(Debug)]
+pub(crate) struct Telemetry {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    learned: Counter,
+    predictions: Counter,
+    store_errors: Family<[(&'static str, &'static str); 1], Counter>,
+    learn_batch_sizes: Histogram,
+    sessions_created: AtomicU64,
+    sessions_deleted: AtomicU64,
+    total_requests: AtomicU64,
+    total_errors: AtomicU64,
+    total_latency_micros: AtomicU64,
+}
+
+/// A snapshot of the plain counters, for the JSON `/metrics`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Totals {
+    pub(crate) sessions_created: u64,
+    pub(crate) sessions_deleted: u64,
+    pub(crate) requests: u64,
+    pub(crate) errors: u64,
+    pub(crate) mean_latency_seconds: f64,
+    pub(crate) clickhouse_errors: u64,
+    pub(crate) redis_errors: u64,
+}
+
+impl Telemetry {
+    pub(crate) fn new() -> Self {
+        let mut registry = Registry::with_prefix("kato");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            latency_histogram,
+        );
+        let learned = Counter::default();
+        let predictions = Counter::default();
+        let store_errors = Family::default();
+        let learn_batch_sizes = Histogram::new(exponential_buckets(1.0, 2.0, 16));
+        registry.register(
+            "http_requests",
+            "HTTP requests by method, route and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by method and route",
+            latency.clone(),
+        );
+        registry.register(
+            "patterns_learned",
+            "Learns that stored a pattern (new or again)",
+            learned.clone(),
+        );
+        registry.register(
+            "predictions",
+            "Prediction requests computed",
+            predictions.clone(),
+        );
+        registry.register(
+            "store_errors",
+            "Requests failed by a store, by store",
+            store_errors.clone(),
+        );
+        registry.register(
+            "learn_batch_size",
+            "Learns per group commit",
+            learn_batch_sizes.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            latency,
+            learned,
+            predictions,
+            store_errors,
+            learn_batch_sizes,
+            sessions_created: AtomicU64::new(0),
+            sessions_deleted: AtomicU64::new(0),
+            total_requests: AtomicU64::new(0),
+            total_errors: AtomicU64::new(0),
+            total_latency_micros: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn observe_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        self.requests
+            .get_or_create(&[
+                ("method", method.to_owned()),
+                ("route", route.to_owned()),
+                ("status", status.to_string()),
+            ])
+            .inc();
+        self.latency
+            .get_or_create(&[("method", method.to_owned()), ("route", route.to_owned())])
+            .observe(seconds);
+        self.total_requests.fetch_add(1, Ordering::Relaxed);
+        if status >= 500 {
+            self.total_errors.fetch_add(1, Ordering::Relaxed);
+        }
+        // Whole microseconds: the mean needs no finer grain.
+        let micros = (seconds * 1e6) as u64;
+        self.total_latency_micros
+            .fetch_add(micros, Ordering::Relaxed);
+    }
+
+    pub(crate) fn observe_store_error(&self, store: Store) {
+        self.store_errors
+            .get_or_create(&[("store", store.name())])
+            .inc();
+    }
+
+    pub(crate) fn observe_learned(&self) {
+        self.learned.inc();
+    }
+
+    pub(crate) fn observe_prediction(&self) {
+        self.predictions.inc();
+    }
+
+    pub(crate) fn observe_learn_batch(&self, size: usize) {
+        self.learn_batch_sizes.observe(size as f64);
+    }
+
+    pub(crate) fn observe_session_created(&self) {
+        self.sessions_created.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn observe_session_deleted(&self) {
+        self.sessions_deleted.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn totals(&self) -> Totals {
+        let requests = self.total_requests.load(Ordering::Relaxed);
+        let micros = self.total_latency_micros.load(Ordering::Relaxed);
+        let store_errors = |store: Store| {
+            self.store_errors
+                .get_or_create(&[("store", store.name())])
+                .get()
+        };
+        Totals {
+            sessions_created: self.sessions_created.load(Ordering::Relaxed),
+            sessions_deleted: self.sessions_deleted.load(Ordering::Relaxed),
+            requests,
+            errors: self.total_errors.load(Ordering::Relaxed),
+            mean_latency_seconds: if requests == 0 {
+                0.0
+            } else {
+                micros as f64 / 1e6 / requests as f64
+            },
+            clickhouse_errors: store_errors(Store::ClickHouse),
+            redis_errors: store_errors(Store::Redis),
+        }
+    }
+
+    /// The Prometheus text exposition.
+    pub(crate) fn prometheus_text(&self) -> String {
+        let mut text = String::new();
+        encode(&mut text, &self.registry).expect("writing to a String cannot fail");
+        text
+    }
+}

@@ -1,0 +1,34 @@
+//! Timestamps the way the reference prints them (pydantic: ISO-8601 UTC, microseconds, `Z`).
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+/// `2026-11-24T04:06:36.677031Z`.
+pub(crate) fn iso_utc(at: SystemTime) -> String {
+    let format =
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
+    OffsetDateTime::from(at)
+        .format(&format)
+        .expect("a system time formats as ISO-8601")
+}
+
+/// Seconds since the epoch as a float (the reference's `time.time()`).
+pub(crate) fn epoch_seconds(at: SystemTime) -> f64 {
+    at.duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn microseconds_and_z() {
+        let at = UNIX_EPOCH + Duration::from_micros(1_795_493_196_677_031);
+        assert_eq!(iso_utc(at), "2026-11-24T04:06:36.677031Z");
+    }
+}
