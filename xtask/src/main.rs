@@ -60,6 +60,9 @@ enum Command {
         dir: Option<PathBuf>,
         #[arg(long, env = "KATO_CLICKHOUSE_DATABASE", default_value = kato_clickhouse::schema::DEFAULT_DATABASE)]
         database: String,
+        /// Address kato-server listens on.
+        #[arg(long, env = "KATO_LISTEN", default_value = "127.0.0.1:8000")]
+        listen: String,
     },
     /// Run the whole test suite against throwaway ClickHouse and Redis.
     Test {
@@ -124,16 +127,11 @@ fn run(command: Command) -> Result<i32> {
             };
             apply_schema(&url, &database)?;
         }
-        Command::Run { dir, database } => {
-            let urls = services::up(&services_dir(dir), Mode::Persistent)?;
-            urls.print_env();
-            apply_schema(&urls.clickhouse, &database)?;
-            eprintln!(
-                "kato-server does not exist yet (it arrives with the HTTP API issue); \
-                 ClickHouse and Redis are running with the schema applied. \
-                 Stop them with `cargo xtask down`."
-            );
-        }
+        Command::Run {
+            dir,
+            database,
+            listen,
+        } => return run_server(&services_dir(dir), &database, &listen),
         Command::Test { args } => return test::run(&args),
         Command::Ci => return ci::run(),
         Command::Bench { bench } => return bench::run(bench),
@@ -148,6 +146,39 @@ fn run(command: Command) -> Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// Starts the services, applies the schema, builds kato-server (release) and replaces this
+/// process with it, so Ctrl-C and SIGTERM reach the server's graceful shutdown directly.
+fn run_server(dir: &Path, database: &str, listen: &str) -> Result<i32> {
+    use std::os::unix::process::CommandExt;
+
+    let urls = services::up(dir, Mode::Persistent)?;
+    urls.print_env();
+    apply_schema(&urls.clickhouse, database)?;
+    eprintln!("building kato-server (release)...");
+    let built = std::process::Command::new(env!("CARGO"))
+        .args(["build", "--release", "--quiet", "-p", "kato-server"])
+        .current_dir(workspace_root())
+        .status()
+        .context("running cargo build")?;
+    if !built.success() {
+        anyhow::bail!("building kato-server failed");
+    }
+    let base = format!("http://{listen}");
+    eprintln!(
+        "kato-server on {base} (Ctrl-C stops it; `cargo xtask down` stops the services). Try:\n\
+         S=$(curl -s -X POST {base}/sessions -H 'content-type: application/json' -d '{{\"node_id\":\"demo\"}}' | sed 's/.*\"session_id\":\"\\([^\"]*\\)\".*/\\1/')\n\
+         curl -s -X POST {base}/sessions/$S/observe -H 'content-type: application/json' -d '{{\"strings\":[\"hello\"]}}'\n\
+         curl -s {base}/sessions/$S/predictions"
+    );
+    let error = std::process::Command::new(workspace_root().join("target/release/kato-server"))
+        .env("KATO_CLICKHOUSE_URL", &urls.clickhouse)
+        .env("KATO_REDIS_URL", &urls.redis)
+        .env("KATO_CLICKHOUSE_DATABASE", database)
+        .env("KATO_LISTEN", listen)
+        .exec();
+    Err(error).context("starting target/release/kato-server")
 }
 
 fn apply_schema(url: &str, database: &str) -> Result<()> {

@@ -429,6 +429,65 @@ mod tests {
         );
     }
 
+    fn object(value: serde_json::Value) -> Map<String, Value> {
+        match value {
+            Value::Object(map) => map,
+            other => panic!("{other} is not an object"),
+        }
+    }
+
+    #[test]
+    fn updates_set_clear_and_normalise() {
+        let config = SessionConfig {
+            recall_threshold: Some(0.3),
+            ..SessionConfig::default()
+        };
+        let updated = config
+            .updated(&object(serde_json::json!({
+                "max_predictions": 7,
+                "recall_threshold": null,
+                "stm_mode": "SOMETHING",
+                "use_token_matching": false,
+                "session_id": "ignored",
+            })))
+            .unwrap();
+        assert_eq!(updated.max_predictions, Some(7));
+        assert_eq!(updated.recall_threshold, None);
+        assert_eq!(updated.stm_mode.as_deref(), Some("CLEAR"));
+        assert_eq!(updated.use_token_matching, Some(false));
+        assert_eq!(updated.sort_symbols, Some(false));
+    }
+
+    #[test]
+    fn update_errors_name_every_bad_key() {
+        let errors = SessionConfig::default()
+            .updated(&object(serde_json::json!({
+                "recall_threshold": 5,
+                "max_predictions": "many",
+                "bogus": 1,
+                "persistence": 3,
+            })))
+            .unwrap_err();
+        assert_eq!(
+            errors.keys().map(String::as_str).collect::<Vec<_>>(),
+            ["bogus", "max_predictions", "recall_threshold"]
+        );
+        assert_eq!(errors["bogus"], "unknown configuration key");
+        assert!(errors["recall_threshold"].contains("outside"), "{errors:?}");
+    }
+
+    #[test]
+    fn unset_fields_are_left_out_of_the_json() {
+        let config = SessionConfig {
+            max_predictions: Some(3),
+            ..SessionConfig::default()
+        };
+        assert_eq!(
+            serde_json::to_string(&config).unwrap(),
+            r#"{"max_predictions":3}"#
+        );
+    }
+
     #[test]
     fn an_explicit_zero_means_zero() {
         let config = SessionConfig {

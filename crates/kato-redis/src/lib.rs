@@ -21,7 +21,7 @@ mod writer;
 
 pub use error::RedisError;
 pub use redis::aio::ConnectionManager;
-pub use sessions::{SaveOutcome, SessionLock, SessionLockConfig, SessionStore, StoredSession};
+pub use sessions::{SaveOutcome, SessionLock, SessionStore, SessionStoreConfig, StoredSession};
 pub use writer::{
     GlobalCounters, LearnOutcome, LearnUpdate, PatternSummary, READS_PER_PIPELINE, RedisConfig,
     RedisWriter, StoredValue, SymbolStats,

@@ -1,6 +1,6 @@
 //! `SessionStore`: session state with a sliding TTL, shared by every server instance.
 //!
-//! A session is a hash `kato:session:{<id>}` with fields `state` (the server's JSON) and `ttl`
+//! A session is a hash `kato:session:{<id>}` (`kato` being the configurable key prefix) with fields `state` (the server's JSON) and `ttl`
 //! (its sliding TTL in seconds); the key's Redis TTL decides expiry. Writers serialise through a
 //! lease lock `kato:session:{<id>}:lock` holding a random token, and a write only lands while
 //! its token still holds the lock (checked in the same script), so two instances racing on one
@@ -14,8 +14,6 @@ use redis::aio::ConnectionManager;
 
 use crate::RedisError;
 
-/// Sorted set of session ids scored by when they expire (ms since the epoch), for counting.
-const INDEX_KEY: &str = "kato:sessions:index";
 /// Stale index entries re-checked per count round trip.
 const INDEX_CHECKS_PER_ROUND: isize = 1000;
 
@@ -43,20 +41,24 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 ";
 
-/// How writers of one session wait for each other.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SessionLockConfig {
+/// Where sessions live and how writers of one session wait for each other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionStoreConfig {
     /// How long a lock holds if its owner never releases it (a crashed instance).
     pub lease: Duration,
     /// How long a writer waits for the lock before giving up.
     pub wait: Duration,
+    /// First part of every session key (`<prefix>:session:{<id>}`), so deployments (or tests)
+    /// sharing one Redis can keep their sessions apart.
+    pub key_prefix: String,
 }
 
-impl Default for SessionLockConfig {
+impl Default for SessionStoreConfig {
     fn default() -> Self {
         Self {
             lease: Duration::from_secs(30),
             wait: Duration::from_secs(10),
+            key_prefix: "kato".to_owned(),
         }
     }
 }
@@ -74,6 +76,7 @@ pub struct StoredSession {
 #[derive(Debug)]
 #[must_use = "a session lock must be released with SessionStore::unlock"]
 pub struct SessionLock {
+    id: String,
     session_key: String,
     lock_key: String,
     token: String,
@@ -94,7 +97,9 @@ pub enum SaveOutcome {
 #[derive(Clone)]
 pub struct SessionStore {
     connection: ConnectionManager,
-    lock: SessionLockConfig,
+    config: SessionStoreConfig,
+    /// Sorted set of session ids scored by when they expire (ms since the epoch), for counting.
+    index_key: String,
     touch: redis::Script,
     save: redis::Script,
     unlock: redis::Script,
@@ -103,17 +108,9 @@ pub struct SessionStore {
 impl std::fmt::Debug for SessionStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SessionStore")
-            .field("lock", &self.lock)
+            .field("config", &self.config)
             .finish_non_exhaustive()
     }
-}
-
-fn session_key(id: &str) -> String {
-    format!("kato:session:{{{id}}}")
-}
-
-fn lock_key(id: &str) -> String {
-    format!("kato:session:{{{id}}}:lock")
 }
 
 fn now_ms() -> u64 {
@@ -128,19 +125,28 @@ fn expiry_score(ttl_seconds: u64) -> u64 {
 
 impl SessionStore {
     /// A store over `connection`.
-    pub fn new(connection: ConnectionManager, lock: SessionLockConfig) -> Self {
+    pub fn new(connection: ConnectionManager, config: SessionStoreConfig) -> Self {
         Self {
             connection,
-            lock,
+            index_key: format!("{}:sessions:index", config.key_prefix),
+            config,
             touch: redis::Script::new(TOUCH_SCRIPT),
             save: redis::Script::new(SAVE_SCRIPT),
             unlock: redis::Script::new(UNLOCK_SCRIPT),
         }
     }
 
+    fn session_key(&self, id: &str) -> String {
+        format!("{}:session:{{{id}}}", self.config.key_prefix)
+    }
+
+    fn lock_key(&self, id: &str) -> String {
+        format!("{}:session:{{{id}}}:lock", self.config.key_prefix)
+    }
+
     /// Stores a new session.
     pub async fn create(&self, id: &str, state: &str, ttl_seconds: u64) -> Result<(), RedisError> {
-        let key = session_key(id);
+        let key = self.session_key(id);
         let mut connection = self.connection.clone();
         redis::pipe()
             .atomic()
@@ -151,7 +157,7 @@ impl SessionStore {
             .query_async::<()>(&mut connection)
             .await?;
         connection
-            .zadd::<_, _, _, ()>(INDEX_KEY, id, expiry_score(ttl_seconds))
+            .zadd::<_, _, _, ()>(&self.index_key, id, expiry_score(ttl_seconds))
             .await?;
         Ok(())
     }
@@ -161,7 +167,7 @@ impl SessionStore {
         let mut connection = self.connection.clone();
         let found: Option<(String, u64)> = self
             .touch
-            .key(session_key(id))
+            .key(self.session_key(id))
             .invoke_async(&mut connection)
             .await?;
         Ok(found.map(|(state, ttl_seconds)| StoredSession { state, ttl_seconds }))
@@ -170,7 +176,7 @@ impl SessionStore {
     /// Whether the session exists, without sliding its TTL.
     pub async fn exists(&self, id: &str) -> Result<bool, RedisError> {
         let mut connection = self.connection.clone();
-        Ok(connection.exists(session_key(id)).await?)
+        Ok(connection.exists(self.session_key(id)).await?)
     }
 
     /// Sets the session's Redis TTL to `ttl_seconds` once; later accesses slide it by the
@@ -178,11 +184,11 @@ impl SessionStore {
     pub async fn extend(&self, id: &str, ttl_seconds: u64) -> Result<bool, RedisError> {
         let mut connection = self.connection.clone();
         let extended: bool = connection
-            .expire(session_key(id), ttl_as_i64(ttl_seconds))
+            .expire(self.session_key(id), ttl_as_i64(ttl_seconds))
             .await?;
         if extended {
             connection
-                .zadd::<_, _, _, ()>(INDEX_KEY, id, expiry_score(ttl_seconds))
+                .zadd::<_, _, _, ()>(&self.index_key, id, expiry_score(ttl_seconds))
                 .await?;
         }
         Ok(extended)
@@ -192,8 +198,8 @@ impl SessionStore {
     pub async fn delete(&self, id: &str) -> Result<bool, RedisError> {
         let mut connection = self.connection.clone();
         let (deleted,): (u64,) = redis::pipe()
-            .del(session_key(id))
-            .zrem(INDEX_KEY, id)
+            .del(self.session_key(id))
+            .zrem(&self.index_key, id)
             .ignore()
             .query_async(&mut connection)
             .await?;
@@ -207,39 +213,40 @@ impl SessionStore {
         loop {
             let now = now_ms();
             let stale: Vec<String> = connection
-                .zrangebyscore_limit(INDEX_KEY, 0, now, 0, INDEX_CHECKS_PER_ROUND)
+                .zrangebyscore_limit(&self.index_key, 0, now, 0, INDEX_CHECKS_PER_ROUND)
                 .await?;
             if stale.is_empty() {
                 break;
             }
             let mut ttls = redis::pipe();
             for id in &stale {
-                ttls.pttl(session_key(id));
+                ttls.pttl(self.session_key(id));
             }
             let ttls: Vec<i64> = ttls.query_async(&mut connection).await?;
             let mut update = redis::pipe();
             for (id, ttl_ms) in stale.iter().zip(ttls) {
                 if ttl_ms < 0 {
-                    update.zrem(INDEX_KEY, id).ignore();
+                    update.zrem(&self.index_key, id).ignore();
                 } else {
                     let alive_until = now.saturating_add(ttl_ms.unsigned_abs()).max(now + 1);
-                    update.zadd(INDEX_KEY, id, alive_until).ignore();
+                    update.zadd(&self.index_key, id, alive_until).ignore();
                 }
             }
             update.query_async::<()>(&mut connection).await?;
         }
-        Ok(connection.zcard(INDEX_KEY).await?)
+        Ok(connection.zcard(&self.index_key).await?)
     }
 
     /// Takes the session's write lock, waiting up to the configured time for another writer.
     pub async fn lock(&self, id: &str) -> Result<SessionLock, RedisError> {
         let lock = SessionLock {
-            session_key: session_key(id),
-            lock_key: lock_key(id),
+            id: id.to_owned(),
+            session_key: self.session_key(id),
+            lock_key: self.lock_key(id),
             token: uuid::Uuid::new_v4().simple().to_string(),
         };
-        let lease_ms = u64::try_from(self.lock.lease.as_millis()).unwrap_or(u64::MAX);
-        let deadline = tokio::time::Instant::now() + self.lock.wait;
+        let lease_ms = u64::try_from(self.config.lease.as_millis()).unwrap_or(u64::MAX);
+        let deadline = tokio::time::Instant::now() + self.config.wait;
         let mut pause = Duration::from_millis(1);
         let mut connection = self.connection.clone();
         loop {
@@ -256,7 +263,7 @@ impl SessionStore {
             }
             if tokio::time::Instant::now() >= deadline {
                 return Err(RedisError::SessionBusy {
-                    waited: self.lock.wait,
+                    waited: self.config.wait,
                 });
             }
             tokio::time::sleep(pause).await;
@@ -287,11 +294,9 @@ impl SessionStore {
             -1 => SaveOutcome::Gone,
             _ => return Err(RedisError::UnexpectedReply("session save outcome")),
         };
-        if outcome == SaveOutcome::Saved
-            && let Some(id) = session_id_of(&lock.session_key)
-        {
+        if outcome == SaveOutcome::Saved {
             connection
-                .zadd::<_, _, _, ()>(INDEX_KEY, id, expiry_score(ttl_seconds))
+                .zadd::<_, _, _, ()>(&self.index_key, &lock.id, expiry_score(ttl_seconds))
                 .await?;
         }
         Ok(outcome)
@@ -307,12 +312,6 @@ impl SessionStore {
             .await?;
         Ok(())
     }
-}
-
-fn session_id_of(session_key: &str) -> Option<&str> {
-    session_key
-        .strip_prefix("kato:session:{")?
-        .strip_suffix('}')
 }
 
 fn ttl_as_i64(ttl_seconds: u64) -> i64 {

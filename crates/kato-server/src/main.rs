@@ -7,13 +7,38 @@ use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
     let args = ServerArgs::parse();
+    if let Err(error) = run(args).await {
+        eprintln!("error: {}", error_chain(&error));
+        std::process::exit(1);
+    }
+}
+
+/// The error and its causes, each once: kato's error messages already include their cause's
+/// text, so a cause whose text the previous message contains is not repeated.
+fn error_chain(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    let mut previous = String::new();
+    for cause in error.chain() {
+        let message = cause.to_string();
+        if !previous.contains(&message) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&message);
+        }
+        previous = message;
+    }
+    text
+}
+
+async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let state = AppState::connect(&args)
         .await
         .context("kato-server could not start")?;

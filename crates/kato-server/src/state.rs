@@ -6,7 +6,7 @@ use std::time::{Instant, SystemTime};
 
 use kato_clickhouse::BatchObserver;
 use kato_kb::{KnowledgeBase, KnowledgeBaseConfig, SessionConfig};
-use kato_redis::{RedisConfig, SessionLockConfig, SessionStore};
+use kato_redis::{RedisConfig, SessionStore, SessionStoreConfig};
 
 use crate::ServerError;
 use crate::config::ServerArgs;
@@ -63,7 +63,7 @@ impl AppState {
         }));
         let kb = KnowledgeBase::connect(config).await?;
         let connection = kato_redis::connect(&args.redis_url, &RedisConfig::default()).await?;
-        let sessions = SessionStore::new(connection, SessionLockConfig::default());
+        let sessions = SessionStore::new(connection, SessionStoreConfig::default());
         Ok(Self {
             inner: Arc::new(Inner {
                 kb,

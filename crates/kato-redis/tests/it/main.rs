@@ -1,4 +1,5 @@
 //! Integration tests of kato-redis against a real Redis (`cargo xtask test`).
 
+mod sessions;
 mod smoke;
 mod writer;
