@@ -7,6 +7,7 @@ use clap::Subcommand;
 
 use crate::test::cargo;
 
+mod http;
 mod predict;
 mod workload;
 mod write;
@@ -26,12 +27,16 @@ pub(crate) enum Bench {
     Write(write::WriteArgs),
     /// Prediction latency over a kb loaded with synthetic patterns.
     Predict(predict::PredictArgs),
+    /// The whole service through its HTTP API: learn throughput, observe and predict latency,
+    /// recall and server memory.
+    Http(http::HttpArgs),
 }
 
 pub(crate) fn run(bench: Bench) -> Result<i32> {
     match bench {
         Bench::Write(args) => return write::run(&args),
         Bench::Predict(args) => return predict::run(&args),
+        Bench::Http(args) => return http::run(&args),
         Bench::Minhash { sets, json } => {
             let output = Command::new(cargo())
                 .args([

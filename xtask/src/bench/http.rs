@@ -1,0 +1,383 @@
+//! `cargo xtask bench http`: drives kato-server through its public HTTP API only, as a client
+//! would, and prints one JSON line. Deterministic from the seed.
+//!
+//! - learn: N distinct synthetic sequences (3 to 8 events of 1 to 3 Zipf symbols) learned
+//!   through sessions of one node by C concurrent clients (observe each event, then learn);
+//! - predict: Q queries, one after the other, each on a cleared session: observe 2 to 3
+//!   consecutive events of a learned sequence, then GET predictions.
+//!
+//! Without `--url` it starts throwaway ClickHouse and Redis (or uses `KATO_*_URL`), builds
+//! kato-server in release and runs it on a free port; `server_rss_mb` is then the server's
+//! peak resident memory (VmHWM). With `--url` it uses that server and reports no RSS.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+
+use super::workload::{Workload, Zipf, events};
+use crate::{process, services};
+
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct HttpArgs {
+    /// Distinct sequences to learn.
+    #[arg(long, default_value_t = 100_000)]
+    patterns: usize,
+    /// Vocabulary size (Zipf-distributed).
+    #[arg(long, default_value_t = 50_000)]
+    vocab: usize,
+    /// Concurrent learning clients.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Prediction queries.
+    #[arg(long, default_value_t = 1_000)]
+    queries: usize,
+    /// Workload seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// A running kato-server to drive instead of starting one (e.g. http://127.0.0.1:8000).
+    #[arg(long)]
+    url: Option<String>,
+    /// Print only the JSON line.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run(args: &HttpArgs) -> Result<i32> {
+    if cfg!(debug_assertions) {
+        return super::rerun_optimized();
+    }
+    let report = match &args.url {
+        Some(url) => drive(args, url, None)?,
+        None => services::with_throwaway("bench", |urls| {
+            build_server()?;
+            let port = process::free_port()?;
+            let mut server = start_server(&urls.clickhouse, &urls.redis, port)?;
+            let url = format!("http://127.0.0.1:{port}");
+            let report = drive(args, &url, Some(server.id()));
+            stop_server(&mut server);
+            report
+        })?,
+    };
+    if args.json {
+        println!("{report}");
+    } else {
+        eprintln!("{report}");
+        println!(
+            "http: {} patterns by {} clients: {} learned/s, observe p99 {} ms; {} queries: predict p50 {} ms, p99 {} ms, recall@10 {}; server RSS {} MB",
+            report["patterns"],
+            report["concurrency"],
+            report["learn_patterns_per_sec"],
+            report["observe_p99_ms"],
+            report["queries"],
+            report["predict_p50_ms"],
+            report["predict_p99_ms"],
+            report["recall_at_10"],
+            report["server_rss_mb"],
+        );
+    }
+    Ok(0)
+}
+
+fn build_server() -> Result<()> {
+    eprintln!("bench http: building kato-server (release)");
+    let status = Command::new(crate::test::cargo())
+        .args(["build", "--release", "--quiet", "-p", "kato-server"])
+        .current_dir(crate::workspace_root())
+        .status()
+        .context("running cargo build")?;
+    if !status.success() {
+        bail!("building kato-server failed");
+    }
+    Ok(())
+}
+
+fn start_server(clickhouse: &str, redis: &str, port: u16) -> Result<Child> {
+    let mut command = Command::new(crate::workspace_root().join("target/release/kato-server"));
+    command
+        .env("KATO_CLICKHOUSE_URL", clickhouse)
+        .env("KATO_REDIS_URL", redis)
+        .env("KATO_CLICKHOUSE_DATABASE", "kato_bench")
+        .env("KATO_LISTEN", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null());
+    process::configure_lifetime(&mut command, process::Lifetime::Throwaway);
+    let mut child = command.spawn().context("starting kato-server")?;
+    let ready = process::wait_until(Duration::from_secs(60), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    if !ready {
+        let _ = child.kill();
+        bail!("kato-server did not listen on port {port} within 60 s");
+    }
+    Ok(child)
+}
+
+fn stop_server(server: &mut Child) {
+    if let Err(error) = process::terminate(server.id(), Duration::from_secs(10)) {
+        eprintln!("bench http: stopping kato-server: {error:#}");
+    }
+    let _ = server.wait();
+}
+
+fn drive(args: &HttpArgs, url: &str, server_pid: Option<u32>) -> Result<Value> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let client = Client::new(url)?;
+        let node = format!("bench_http_{}", std::process::id());
+        eprintln!(
+            "bench http: generating {} distinct sequences (vocabulary {})",
+            args.patterns, args.vocab
+        );
+        let sequences = Arc::new(sequences(args));
+        let learned = learn(&client, &node, &sequences, args.concurrency.max(1)).await?;
+        let predicted = predict(&client, &node, &sequences, &learned.names, args).await?;
+        let rss_mb = server_pid.and_then(peak_rss_mb);
+        let cleanup = client.create_session(&node).await?;
+        client
+            .post(&format!("/sessions/{cleanup}/clear-all"), None)
+            .await?;
+        let mut observe = learned.observe_latencies;
+        observe.sort_unstable();
+        let mut predict = predicted.latencies;
+        predict.sort_unstable();
+        Ok(json!({
+            "bench": "http",
+            "patterns": args.patterns,
+            "concurrency": args.concurrency,
+            "learn_patterns_per_sec": (learned.per_second).round(),
+            "observe_p99_ms": super::percentile_ms(&observe, 99),
+            "predict_p50_ms": super::percentile_ms(&predict, 50),
+            "predict_p99_ms": super::percentile_ms(&predict, 99),
+            "recall_at_10": predicted.recall_at_10,
+            "server_rss_mb": rss_mb,
+            "queries": args.queries,
+            "vocab": args.vocab,
+            "seed": args.seed,
+        }))
+    })
+}
+
+fn sequences(args: &HttpArgs) -> Vec<Vec<Vec<String>>> {
+    let zipf = Zipf::new(args.vocab);
+    let patterns = super::workload::distinct_patterns(args.patterns, args.seed, |rng| {
+        let count = rng.between(3, 8);
+        events(count, &zipf, rng)
+    });
+    patterns
+        .iter()
+        .map(|pattern| {
+            pattern
+                .events()
+                .iter()
+                .map(|event| event.iter().map(|s| s.as_str().to_owned()).collect())
+                .collect()
+        })
+        .collect()
+}
+
+struct Learned {
+    /// The bare pattern name of each sequence, by index.
+    names: Vec<String>,
+    observe_latencies: Vec<Duration>,
+    per_second: f64,
+}
+
+async fn learn(
+    client: &Client,
+    node: &str,
+    sequences: &Arc<Vec<Vec<Vec<String>>>>,
+    concurrency: usize,
+) -> Result<Learned> {
+    let started = Instant::now();
+    let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut workers = Vec::with_capacity(concurrency);
+    for worker in 0..concurrency {
+        let client = client.clone();
+        let node = node.to_owned();
+        let sequences = Arc::clone(sequences);
+        let done = Arc::clone(&done);
+        workers.push(tokio::spawn(async move {
+            let session = client.create_session(&node).await?;
+            let mut names = Vec::new();
+            let mut latencies = Vec::new();
+            for index in (worker..sequences.len()).step_by(concurrency) {
+                for event in &sequences[index] {
+                    let started = Instant::now();
+                    client
+                        .post(
+                            &format!("/sessions/{session}/observe"),
+                            Some(json!({ "strings": event })),
+                        )
+                        .await?;
+                    latencies.push(started.elapsed());
+                }
+                let learned = client
+                    .post(&format!("/sessions/{session}/learn"), None)
+                    .await?;
+                let name = learned["pattern_name"]
+                    .as_str()
+                    .and_then(|name| name.strip_prefix("PTRN|"))
+                    .with_context(|| format!("learn answered {learned}"))?
+                    .to_owned();
+                names.push((index, name));
+                let total = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                if total % 10_000 == 0 {
+                    eprintln!("bench http: learned {total} / {}", sequences.len());
+                }
+            }
+            anyhow::Ok((names, latencies))
+        }));
+    }
+    let mut names = vec![String::new(); sequences.len()];
+    let mut observe_latencies = Vec::new();
+    for worker in workers {
+        let (learned, latencies) = worker.await??;
+        for (index, name) in learned {
+            names[index] = name;
+        }
+        observe_latencies.extend(latencies);
+    }
+    let per_second = sequences.len() as f64 / started.elapsed().as_secs_f64();
+    eprintln!(
+        "bench http: learned {} sequences, {per_second:.0}/s",
+        sequences.len()
+    );
+    Ok(Learned {
+        names,
+        observe_latencies,
+        per_second,
+    })
+}
+
+struct Predicted {
+    latencies: Vec<Duration>,
+    recall_at_10: f64,
+}
+
+async fn predict(
+    client: &Client,
+    node: &str,
+    sequences: &[Vec<Vec<String>>],
+    names: &[String],
+    args: &HttpArgs,
+) -> Result<Predicted> {
+    let session = client.create_session(node).await?;
+    let mut rng = Workload::new(args.seed ^ 0x5eed);
+    let mut latencies = Vec::with_capacity(args.queries);
+    let mut hits = 0usize;
+    for query in 0..args.queries {
+        let source = rng.between(0, sequences.len() - 1);
+        let events = &sequences[source];
+        let size = rng.between(2, 3).min(events.len());
+        let start = rng.between(0, events.len() - size);
+        client
+            .post(&format!("/sessions/{session}/clear-stm"), None)
+            .await?;
+        for event in &events[start..start + size] {
+            client
+                .post(
+                    &format!("/sessions/{session}/observe"),
+                    Some(json!({ "strings": event })),
+                )
+                .await?;
+        }
+        let started = Instant::now();
+        let answer = client
+            .get(&format!("/sessions/{session}/predictions"))
+            .await?;
+        latencies.push(started.elapsed());
+        let top: Vec<&str> = answer["predictions"]
+            .as_array()
+            .context("predictions is not a list")?
+            .iter()
+            .take(10)
+            .filter_map(|prediction| prediction["name"].as_str())
+            .collect();
+        if top.contains(&names[source].as_str()) {
+            hits += 1;
+        }
+        if (query + 1) % 100 == 0 {
+            eprintln!("bench http: {} / {} predictions", query + 1, args.queries);
+        }
+    }
+    Ok(Predicted {
+        latencies,
+        recall_at_10: hits as f64 / args.queries.max(1) as f64,
+    })
+}
+
+/// The server's peak resident memory in MiB, from `/proc/<pid>/status`.
+fn peak_rss_mb(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib: f64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    Some((kib / 1024.0).round())
+}
+
+/// A JSON client of the API that fails on any non-2xx answer.
+#[derive(Clone)]
+struct Client {
+    http: reqwest::Client,
+    base: Arc<str>,
+}
+
+impl Client {
+    fn new(base: &str) -> Result<Self> {
+        Ok(Self {
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(256)
+                .build()?,
+            base: base.trim_end_matches('/').into(),
+        })
+    }
+
+    async fn create_session(&self, node: &str) -> Result<String> {
+        let session = self
+            .post("/sessions", Some(json!({ "node_id": node })))
+            .await?;
+        Ok(session["session_id"]
+            .as_str()
+            .with_context(|| format!("POST /sessions answered {session}"))?
+            .to_owned())
+    }
+
+    async fn post(&self, path: &str, body: Option<Value>) -> Result<Value> {
+        let request = self.http.post(format!("{}{path}", self.base));
+        let request = match body {
+            Some(body) => request.json(&body),
+            None => request,
+        };
+        Self::answer(path, request.send().await).await
+    }
+
+    async fn get(&self, path: &str) -> Result<Value> {
+        Self::answer(
+            path,
+            self.http.get(format!("{}{path}", self.base)).send().await,
+        )
+        .await
+    }
+
+    async fn answer(path: &str, sent: reqwest::Result<reqwest::Response>) -> Result<Value> {
+        let response = sent.with_context(|| format!("sending {path}"))?;
+        let status = response.status();
+        let body = response
+            .text()
+            .await
+            .with_context(|| format!("reading {path}"))?;
+        if !status.is_success() {
+            bail!("{path} answered {status}: {body}");
+        }
+        serde_json::from_str(&body).with_context(|| format!("{path} answered {body:?}"))
+    }
+}
