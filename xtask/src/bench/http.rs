@@ -226,7 +226,7 @@ async fn learn(
                     .to_owned();
                 names.push((index, name));
                 let total = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                if total % 10_000 == 0 {
+                if total.is_multiple_of(10_000) {
                     eprintln!("bench http: learned {total} / {}", sequences.len());
                 }
             }
@@ -301,7 +301,7 @@ async fn predict(
         if top.contains(&names[source].as_str()) {
             hits += 1;
         }
-        if (query + 1) % 100 == 0 {
+        if (query + 1).is_multiple_of(100) {
             eprintln!("bench http: {} / {} predictions", query + 1, args.queries);
         }
     }
