@@ -4,8 +4,13 @@
 //! (its sliding TTL in seconds); the key's Redis TTL decides expiry. Writers serialise through a
 //! lease lock `kato:session:{<id>}:lock` holding a random token, and a write only lands while
 //! its token still holds the lock (checked in the same script), so two instances racing on one
-//! session can never overwrite each other's update. The braces make the id a hash tag: a
+//! session can never overwrite each other's update. Taking the lock reads the session (one
+//! round trip) and saving releases it (one more). The braces make the id a hash tag: a
 //! session's keys share one cluster slot, as the scripts need.
+//!
+//! A sorted set `<prefix>:sessions:index` scores each session by the expiry recorded when it was
+//! created or extended; `count` re-checks entries past their score against the keys (dropping
+//! gone ones, re-scoring ones kept alive by use), so saves never touch it.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -25,10 +30,21 @@ redis.call('EXPIRE', KEYS[1], ttl)
 return {redis.call('HGET', KEYS[1], 'state'), ttl}
 ";
 
-/// Writes the state if the caller's token still holds the lock: 1 written, 0 lock lost,
-/// -1 the session is gone (deleted or expired while the caller worked).
+/// Takes the lock and reads the session in one step: `{0}` no such session, `{1}` another
+/// writer holds the lock, `{2, state, ttl}` locked (the TTL slid).
+const LOCK_SCRIPT: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
+if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1} end
+local ttl = redis.call('HGET', KEYS[1], 'ttl')
+redis.call('EXPIRE', KEYS[1], ttl)
+return {2, redis.call('HGET', KEYS[1], 'state'), ttl}
+";
+
+/// Writes the state if the caller's token still holds the lock, then releases it: 1 written,
+/// 0 lock lost, -1 the session is gone (deleted or expired while the caller worked).
 const SAVE_SCRIPT: &str = r"
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[2])
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 redis.call('HSET', KEYS[1], 'state', ARGV[2], 'ttl', ARGV[3])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
@@ -76,7 +92,6 @@ pub struct StoredSession {
 #[derive(Debug)]
 #[must_use = "a session lock must be released with SessionStore::unlock"]
 pub struct SessionLock {
-    id: String,
     session_key: String,
     lock_key: String,
     token: String,
@@ -101,6 +116,7 @@ pub struct SessionStore {
     /// Sorted set of session ids scored by when they expire (ms since the epoch), for counting.
     index_key: String,
     touch: redis::Script,
+    lock: redis::Script,
     save: redis::Script,
     unlock: redis::Script,
 }
@@ -131,6 +147,7 @@ impl SessionStore {
             index_key: format!("{}:sessions:index", config.key_prefix),
             config,
             touch: redis::Script::new(TOUCH_SCRIPT),
+            lock: redis::Script::new(LOCK_SCRIPT),
             save: redis::Script::new(SAVE_SCRIPT),
             unlock: redis::Script::new(UNLOCK_SCRIPT),
         }
@@ -237,10 +254,10 @@ impl SessionStore {
         Ok(connection.zcard(&self.index_key).await?)
     }
 
-    /// Takes the session's write lock, waiting up to the configured time for another writer.
-    pub async fn lock(&self, id: &str) -> Result<SessionLock, RedisError> {
+    /// Takes the session's write lock and reads it (sliding its TTL), waiting up to the
+    /// configured time while another writer holds it; `None` when the session does not exist.
+    pub async fn lock(&self, id: &str) -> Result<Option<(SessionLock, StoredSession)>, RedisError> {
         let lock = SessionLock {
-            id: id.to_owned(),
             session_key: self.session_key(id),
             lock_key: self.lock_key(id),
             token: uuid::Uuid::new_v4().simple().to_string(),
@@ -250,16 +267,25 @@ impl SessionStore {
         let mut pause = Duration::from_millis(1);
         let mut connection = self.connection.clone();
         loop {
-            let taken: Option<String> = redis::cmd("SET")
-                .arg(&lock.lock_key)
+            let reply: Vec<redis::Value> = self
+                .lock
+                .key(&lock.session_key)
+                .key(&lock.lock_key)
                 .arg(&lock.token)
-                .arg("NX")
-                .arg("PX")
                 .arg(lease_ms)
-                .query_async(&mut connection)
+                .invoke_async(&mut connection)
                 .await?;
-            if taken.is_some() {
-                return Ok(lock);
+            match reply.as_slice() {
+                [redis::Value::Int(0)] => return Ok(None),
+                [redis::Value::Int(1)] => {}
+                [redis::Value::Int(2), state, ttl] => {
+                    let state: String = redis::from_redis_value_ref(state)
+                        .map_err(|_| RedisError::UnexpectedReply("session state"))?;
+                    let ttl_seconds: u64 = redis::from_redis_value_ref(ttl)
+                        .map_err(|_| RedisError::UnexpectedReply("session ttl"))?;
+                    return Ok(Some((lock, StoredSession { state, ttl_seconds })));
+                }
+                _ => return Err(RedisError::UnexpectedReply("session lock reply")),
             }
             if tokio::time::Instant::now() >= deadline {
                 return Err(RedisError::SessionBusy {
@@ -271,10 +297,10 @@ impl SessionStore {
         }
     }
 
-    /// Writes the session's state under `lock` (see [`SaveOutcome`]).
+    /// Writes the session's state under `lock` and releases it (see [`SaveOutcome`]).
     pub async fn save(
         &self,
-        lock: &SessionLock,
+        lock: SessionLock,
         state: &str,
         ttl_seconds: u64,
     ) -> Result<SaveOutcome, RedisError> {
@@ -288,18 +314,12 @@ impl SessionStore {
             .arg(ttl_seconds)
             .invoke_async(&mut connection)
             .await?;
-        let outcome = match outcome {
-            1 => SaveOutcome::Saved,
-            0 => SaveOutcome::LockLost,
-            -1 => SaveOutcome::Gone,
-            _ => return Err(RedisError::UnexpectedReply("session save outcome")),
-        };
-        if outcome == SaveOutcome::Saved {
-            connection
-                .zadd::<_, _, _, ()>(&self.index_key, &lock.id, expiry_score(ttl_seconds))
-                .await?;
+        match outcome {
+            1 => Ok(SaveOutcome::Saved),
+            0 => Ok(SaveOutcome::LockLost),
+            -1 => Ok(SaveOutcome::Gone),
+            _ => Err(RedisError::UnexpectedReply("session save outcome")),
         }
-        Ok(outcome)
     }
 
     /// Releases `lock` (a no-op when its lease already ran out).

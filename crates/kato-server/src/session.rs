@@ -145,17 +145,8 @@ impl LockedSession {
     /// Locks session `id` and reads it.
     pub(crate) async fn acquire(app: &AppState, id: &str) -> Result<Self, ApiError> {
         let sessions = app.sessions();
-        let lock = sessions.lock(id).await?;
-        let stored = match sessions.touch(id).await {
-            Ok(Some(stored)) => stored,
-            Ok(None) => {
-                sessions.unlock(lock).await?;
-                return Err(ApiError::SessionNotFound(id.to_owned()));
-            }
-            Err(error) => {
-                let _ = sessions.unlock(lock).await;
-                return Err(error.into());
-            }
+        let Some((lock, stored)) = sessions.lock(id).await? else {
+            return Err(ApiError::SessionNotFound(id.to_owned()));
         };
         match SessionState::from_json(&stored.state) {
             Ok(state) => Ok(Self { lock, state }),
@@ -169,12 +160,11 @@ impl LockedSession {
     /// Writes the state back (only while this request still holds the lock) and unlocks.
     pub(crate) async fn save(mut self, app: &AppState) -> Result<SessionState, ApiError> {
         self.state.trim();
-        let sessions = app.sessions();
-        let outcome = sessions
-            .save(&self.lock, &self.state.to_json(), self.state.ttl_seconds)
-            .await;
-        sessions.unlock(self.lock).await?;
-        match outcome? {
+        let outcome = app
+            .sessions()
+            .save(self.lock, &self.state.to_json(), self.state.ttl_seconds)
+            .await?;
+        match outcome {
             SaveOutcome::Saved => Ok(self.state),
             SaveOutcome::Gone => Err(ApiError::SessionNotFound(self.state.session_id)),
             SaveOutcome::LockLost => Err(ApiError::SessionBusy(format!(

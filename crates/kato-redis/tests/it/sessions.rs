@@ -71,22 +71,13 @@ async fn racing_writers_lose_no_update() {
             let store = Arc::clone(&store);
             let id = id.clone();
             tokio::spawn(async move {
-                let lock = store.lock(&id).await.unwrap();
-                let current: u64 = store
-                    .touch(&id)
-                    .await
-                    .unwrap()
-                    .unwrap()
-                    .state
-                    .parse()
-                    .unwrap();
+                let (lock, stored) = store.lock(&id).await.unwrap().expect("exists");
+                let current: u64 = stored.state.parse().unwrap();
                 tokio::task::yield_now().await;
-                let outcome = store
-                    .save(&lock, &(current + 1).to_string(), 60)
+                store
+                    .save(lock, &(current + 1).to_string(), 60)
                     .await
-                    .unwrap();
-                store.unlock(lock).await.unwrap();
-                outcome
+                    .unwrap()
             })
         })
         .collect();
@@ -109,33 +100,46 @@ async fn a_lapsed_lease_writes_nothing_and_a_busy_session_times_out() {
     };
     let id = session_id("lease");
     store.create(&id, "first", 60).await.unwrap();
-    let held = store.lock(&id).await.unwrap();
+    assert!(store.lock("no-such-session").await.unwrap().is_none());
+    let (held, stored) = store.lock(&id).await.unwrap().expect("exists");
+    assert_eq!(stored.state, "first");
     let busy = store.lock(&id).await;
     assert!(
         matches!(busy, Err(kato_redis::RedisError::SessionBusy { .. })),
         "{busy:?}"
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let second = store.lock(&id).await.expect("the lease ran out");
+    let (second, _) = store
+        .lock(&id)
+        .await
+        .expect("the lease ran out")
+        .expect("exists");
     assert_eq!(
-        store.save(&held, "stale", 60).await.unwrap(),
+        store.save(held, "stale", 60).await.unwrap(),
         SaveOutcome::LockLost
     );
     assert_eq!(
-        store.save(&second, "second", 60).await.unwrap(),
+        store.save(second, "second", 60).await.unwrap(),
         SaveOutcome::Saved
     );
-    store.unlock(held).await.unwrap();
     assert_eq!(store.touch(&id).await.unwrap().unwrap().state, "second");
+    let (third, _) = store
+        .lock(&id)
+        .await
+        .unwrap()
+        .expect("saving released the lock");
     store.delete(&id).await.unwrap();
     assert_eq!(
-        store.save(&second, "ghost", 60).await.unwrap(),
+        store.save(third, "ghost", 60).await.unwrap(),
         SaveOutcome::Gone
     );
-    store.unlock(second).await.unwrap();
     assert!(
         store.touch(&id).await.unwrap().is_none(),
         "a deleted session is not recreated"
+    );
+    assert!(
+        store.lock(&id).await.unwrap().is_none(),
+        "a deleted session cannot be locked"
     );
 }
 
