@@ -185,32 +185,56 @@ impl KnowledgeBase {
         pattern: &Pattern,
         context: &LearnContext,
     ) -> Result<Option<Learned>, KbError> {
-        if !pattern.is_storable() {
-            return Ok(None);
-        }
+        let mut learned = self
+            .learn_many(kb, std::slice::from_ref(pattern), context)
+            .await?;
+        Ok(learned.pop().flatten())
+    }
+
+    /// Learns each of `patterns` into `kb` with the same context, as [`Self::learn`] would one
+    /// after the other, but queued together so they share group commits. Returns one entry per
+    /// pattern (`None` for a pattern under two symbols) once all are durable; on an error some
+    /// of them may have been learned (each learn is atomic on its own).
+    pub async fn learn_many(
+        &self,
+        kb: &KbId,
+        patterns: &[Pattern],
+        context: &LearnContext,
+    ) -> Result<Vec<Option<Learned>>, KbError> {
         validate_context(context)?;
-        let records = LearnRecords::build(
-            kb,
-            pattern,
-            &self.inner.minhasher,
-            &context.emotives,
-            accumulate_metadata(&context.metadata),
-            context.persistence,
-        )?;
-        let outcome = self
-            .inner
-            .learner
-            .submit(records)
-            .await
-            .map_err(|e| match e {
-                GroupCommitError::Batch(cause) => KbError::Batch(cause),
-                GroupCommitError::WriterStopped => KbError::WriterStopped,
-            })?;
-        Ok(Some(Learned {
-            name: pattern.name(),
-            is_new: outcome.is_new,
-            frequency: outcome.frequency,
-        }))
+        let metadata = accumulate_metadata(&context.metadata);
+        let mut records = Vec::with_capacity(patterns.len());
+        for pattern in patterns.iter().filter(|pattern| pattern.is_storable()) {
+            records.push(LearnRecords::build(
+                kb,
+                pattern,
+                &self.inner.minhasher,
+                &context.emotives,
+                metadata.clone(),
+                context.persistence,
+            )?);
+        }
+        let mut outcomes = self.inner.learner.submit_many(records).await.into_iter();
+        patterns
+            .iter()
+            .map(|pattern| {
+                if !pattern.is_storable() {
+                    return Ok(None);
+                }
+                let outcome = outcomes
+                    .next()
+                    .unwrap_or(Err(GroupCommitError::WriterStopped))
+                    .map_err(|e| match e {
+                        GroupCommitError::Batch(cause) => KbError::Batch(cause),
+                        GroupCommitError::WriterStopped => KbError::WriterStopped,
+                    })?;
+                Ok(Some(Learned {
+                    name: pattern.name(),
+                    is_new: outcome.is_new,
+                    frequency: outcome.frequency,
+                }))
+            })
+            .collect()
     }
 
     /// The pattern `name` of `kb` with its frequency, emotives and metadata; `None` when the

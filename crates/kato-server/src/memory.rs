@@ -127,6 +127,52 @@ async fn learn_pattern(
     Ok(learned.map_or_else(String::new, |learned| learned.name.to_string()))
 }
 
+/// Learns each sequence as a pattern into the session's kb, as observing its events (strings
+/// only, ordered by the session's `sort_symbols`) and learning would, without touching the
+/// session's STM: `PTRN|...` or `""` (under two symbols) per sequence.
+pub(crate) async fn learn_sequences(
+    app: &AppState,
+    session: &SessionState,
+    sequences: &[Vec<Vec<String>>],
+) -> Result<Vec<String>, ApiError> {
+    let config = session.effective_config(&app.settings().defaults);
+    let order = SymbolOrder::from_sort_symbols(config.sort_symbols.unwrap_or(true));
+    let mut patterns = Vec::with_capacity(sequences.len());
+    for sequence in sequences {
+        let mut events = Vec::with_capacity(sequence.len());
+        for strings in sequence {
+            let observation = kato_core::Observation {
+                strings: strings.clone(),
+                ..kato_core::Observation::default()
+            };
+            if let Some(event) = observation
+                .to_event(order)
+                .map_err(|error| ApiError::BadRequest(error.to_string()))?
+            {
+                events.push(event);
+            }
+        }
+        patterns.push(Pattern::new(events));
+    }
+    let context = LearnContext {
+        persistence: config.persistence.unwrap_or(DEFAULT_PERSISTENCE),
+        ..LearnContext::default()
+    };
+    let learned = app
+        .kb()
+        .learn_many(&session.kb_id, &patterns, &context)
+        .await?;
+    Ok(learned
+        .into_iter()
+        .map(|learned| {
+            learned.map_or_else(String::new, |learned| {
+                app.telemetry().observe_learned();
+                learned.name.to_string()
+            })
+        })
+        .collect())
+}
+
 /// The STM of `kb_id`'s session as kato-kb's prediction input.
 pub(crate) fn stm_symbols(stm: &kato_core::Stm) -> Vec<Vec<String>> {
     stm.events()

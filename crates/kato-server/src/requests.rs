@@ -139,6 +139,13 @@ pub(crate) struct ObserveSequence {
     pub(crate) clear_stm_between: bool,
 }
 
+/// `POST /sessions/{id}/learn-sequences`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct LearnSequences {
+    /// Sequences of events (each a list of string symbols), each learned as one pattern.
+    pub(crate) sequences: Vec<Vec<Vec<String>>>,
+}
+
 /// `POST /sessions/{id}/extend`.
 #[derive(Debug, Deserialize, IntoParams)]
 pub(crate) struct ExtendQuery {

@@ -2,7 +2,9 @@
 //! would, and prints one JSON line. Deterministic from the seed.
 //!
 //! - learn: N distinct synthetic sequences (3 to 8 events of 1 to 3 Zipf symbols) learned
-//!   through sessions of one node by C concurrent clients (observe each event, then learn);
+//!   through sessions of one node by C concurrent clients, `--learn-batch` sequences per
+//!   `POST /sessions/{id}/learn-sequences` (the bulk route), or with `--learn-batch 0` through
+//!   the reference's routes (observe each event, then learn);
 //! - predict: Q queries, one after the other, each on a cleared session: observe 2 to 3
 //!   consecutive events of a learned sequence, then GET predictions.
 //!
@@ -31,6 +33,9 @@ pub(crate) struct HttpArgs {
     /// Concurrent learning clients.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
+    /// Sequences per bulk learn request; 0 learns through the reference's per-event routes.
+    #[arg(long, default_value_t = 100)]
+    learn_batch: usize,
     /// Prediction queries.
     #[arg(long, default_value_t = 1_000)]
     queries: usize,
@@ -134,7 +139,7 @@ fn drive(args: &HttpArgs, url: &str, server_pid: Option<u32>) -> Result<Value> {
             args.patterns, args.vocab
         );
         let sequences = Arc::new(sequences(args));
-        let learned = learn(&client, &node, &sequences, args.concurrency.max(1)).await?;
+        let learned = learn(&client, &node, &sequences, args).await?;
         let predicted = predict(&client, &node, &sequences, &learned.names, args).await?;
         let rss_mb = server_pid.and_then(peak_rss_mb);
         let cleanup = client.create_session(&node).await?;
@@ -142,6 +147,7 @@ fn drive(args: &HttpArgs, url: &str, server_pid: Option<u32>) -> Result<Value> {
             .post(&format!("/sessions/{cleanup}/clear-all"), None)
             .await?;
         let mut observe = learned.observe_latencies;
+        observe.extend(predicted.observe_latencies);
         observe.sort_unstable();
         let mut predict = predicted.latencies;
         predict.sort_unstable();
@@ -149,6 +155,8 @@ fn drive(args: &HttpArgs, url: &str, server_pid: Option<u32>) -> Result<Value> {
             "bench": "http",
             "patterns": args.patterns,
             "concurrency": args.concurrency,
+            "learn_route": if args.learn_batch == 0 { "observe+learn" } else { "learn-sequences" },
+            "learn_batch": args.learn_batch,
             "learn_patterns_per_sec": (learned.per_second).round(),
             "observe_p99_ms": super::percentile_ms(&observe, 99),
             "predict_p50_ms": super::percentile_ms(&predict, 50),
@@ -191,8 +199,10 @@ async fn learn(
     client: &Client,
     node: &str,
     sequences: &Arc<Vec<Vec<Vec<String>>>>,
-    concurrency: usize,
+    args: &HttpArgs,
 ) -> Result<Learned> {
+    let concurrency = args.concurrency.max(1);
+    let batch = args.learn_batch;
     let started = Instant::now();
     let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut workers = Vec::with_capacity(concurrency);
@@ -203,31 +213,49 @@ async fn learn(
         let done = Arc::clone(&done);
         workers.push(tokio::spawn(async move {
             let session = client.create_session(&node).await?;
-            let mut names = Vec::new();
+            let mine: Vec<usize> = (worker..sequences.len()).step_by(concurrency).collect();
+            let mut names = Vec::with_capacity(mine.len());
             let mut latencies = Vec::new();
-            for index in (worker..sequences.len()).step_by(concurrency) {
-                for event in &sequences[index] {
-                    let started = Instant::now();
-                    client
+            for indices in mine.chunks(batch.max(1)) {
+                if batch == 0 {
+                    let index = indices[0];
+                    for event in &sequences[index] {
+                        let started = Instant::now();
+                        client
+                            .post(
+                                &format!("/sessions/{session}/observe"),
+                                Some(json!({ "strings": event })),
+                            )
+                            .await?;
+                        latencies.push(started.elapsed());
+                    }
+                    let learned = client
+                        .post(&format!("/sessions/{session}/learn"), None)
+                        .await?;
+                    names.push((index, bare_name(&learned["pattern_name"])?));
+                } else {
+                    let body: Vec<&Vec<Vec<String>>> =
+                        indices.iter().map(|&index| &sequences[index]).collect();
+                    let learned = client
                         .post(
-                            &format!("/sessions/{session}/observe"),
-                            Some(json!({ "strings": event })),
+                            &format!("/sessions/{session}/learn-sequences"),
+                            Some(json!({ "sequences": body })),
                         )
                         .await?;
-                    latencies.push(started.elapsed());
+                    let learned_names = learned["pattern_names"]
+                        .as_array()
+                        .with_context(|| format!("learn-sequences answered {learned}"))?;
+                    for (&index, name) in indices.iter().zip(learned_names) {
+                        names.push((index, bare_name(name)?));
+                    }
                 }
-                let learned = client
-                    .post(&format!("/sessions/{session}/learn"), None)
-                    .await?;
-                let name = learned["pattern_name"]
-                    .as_str()
-                    .and_then(|name| name.strip_prefix("PTRN|"))
-                    .with_context(|| format!("learn answered {learned}"))?
-                    .to_owned();
-                names.push((index, name));
-                let total = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                if total.is_multiple_of(10_000) {
-                    eprintln!("bench http: learned {total} / {}", sequences.len());
+                let before = done.fetch_add(indices.len(), std::sync::atomic::Ordering::Relaxed);
+                if (before + indices.len()) / 10_000 > before / 10_000 {
+                    eprintln!(
+                        "bench http: learned {} / {}",
+                        before + indices.len(),
+                        sequences.len()
+                    );
                 }
             }
             anyhow::Ok((names, latencies))
@@ -254,8 +282,18 @@ async fn learn(
     })
 }
 
+/// `abc...` from `"PTRN|abc..."`.
+fn bare_name(name: &Value) -> Result<String> {
+    Ok(name
+        .as_str()
+        .and_then(|name| name.strip_prefix("PTRN|"))
+        .with_context(|| format!("a learn answered the pattern name {name}"))?
+        .to_owned())
+}
+
 struct Predicted {
     latencies: Vec<Duration>,
+    observe_latencies: Vec<Duration>,
     recall_at_10: f64,
 }
 
@@ -269,6 +307,7 @@ async fn predict(
     let session = client.create_session(node).await?;
     let mut rng = Workload::new(args.seed ^ 0x5eed);
     let mut latencies = Vec::with_capacity(args.queries);
+    let mut observe_latencies = Vec::new();
     let mut hits = 0usize;
     for query in 0..args.queries {
         let source = rng.between(0, sequences.len() - 1);
@@ -279,12 +318,14 @@ async fn predict(
             .post(&format!("/sessions/{session}/clear-stm"), None)
             .await?;
         for event in &events[start..start + size] {
+            let started = Instant::now();
             client
                 .post(
                     &format!("/sessions/{session}/observe"),
                     Some(json!({ "strings": event })),
                 )
                 .await?;
+            observe_latencies.push(started.elapsed());
         }
         let started = Instant::now();
         let answer = client
@@ -307,6 +348,7 @@ async fn predict(
     }
     Ok(Predicted {
         latencies,
+        observe_latencies,
         recall_at_10: hits as f64 / args.queries.max(1) as f64,
     })
 }

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use crate::error::ApiError;
 use crate::extract::ValidJson;
 use crate::memory::{self, PredictionSource};
-use crate::requests::{ObservationData, ObserveSequence};
+use crate::requests::{LearnSequences, ObservationData, ObserveSequence};
 use crate::session::{LockedSession, read_session};
 use crate::state::AppState;
 
@@ -123,6 +123,33 @@ async fn run_sequence(
         final_learned = Some(name);
     }
     Ok((results, learned, final_learned))
+}
+
+/// Learns many sequences in one request (not in the reference; its per-event routes cost a
+/// request per event). Each sequence is learned as observing its events and learning would;
+/// the session's STM and accumulators are not touched.
+#[utoipa::path(post, path = "/sessions/{session_id}/learn-sequences", tag = "memory",
+    params(("session_id" = String, Path, description = "The session")),
+    request_body = LearnSequences,
+    responses(
+        (status = 200, description = "`{status: \"learned\", session_id, pattern_names}`: one name per sequence, \"\" for one under two symbols"),
+        (status = 404, description = "SESSION_NOT_FOUND"),
+        (status = 413, description = "The body is over the size limit"),
+        (status = 422, description = "`sequences` is not a list of lists of lists of strings"),
+        (status = 503, description = "A store is unavailable; some sequences may have been learned"),
+    ))]
+pub(crate) async fn learn_sequences(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    ValidJson(request): ValidJson<LearnSequences>,
+) -> Result<Json<Value>, ApiError> {
+    let (session, _) = read_session(&app, &id).await?;
+    let names = memory::learn_sequences(&app, &session, &request.sequences).await?;
+    Ok(Json(json!({
+        "status": "learned",
+        "session_id": id,
+        "pattern_names": names,
+    })))
 }
 
 /// The session's short-term memory.

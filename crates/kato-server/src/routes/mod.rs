@@ -46,6 +46,7 @@ pub(crate) fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(memory::observe_sequence))
         .routes(routes!(memory::get_stm))
         .routes(routes!(memory::learn))
+        .routes(routes!(memory::learn_sequences))
         .routes(routes!(memory::clear_stm))
         .routes(routes!(memory::clear_all))
         .routes(routes!(memory::predictions))
