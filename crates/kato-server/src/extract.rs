@@ -122,16 +122,25 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ValidQuery<T> 
             .map(|Query(query)| ValidQuery(query))
             .map_err(|rejection| {
                 let message = rejection.body_text();
-                let field = message
-                    .split('`')
-                    .nth(1)
-                    .filter(|_| message.contains("field `"))
-                    .map(str::to_owned);
+                let field = query_field(&message);
                 let mut loc = vec![Value::from("query")];
                 loc.extend(field.map(Value::from));
                 ApiError::invalid_field(loc, "query_error", message, Value::Null)
             })
     }
+}
+
+/// The parameter a query rejection is about: serde's "missing field `x`" or, for a value that
+/// does not parse, the "x: ..." prefix axum puts before the error.
+fn query_field(message: &str) -> Option<String> {
+    if let Some(field) = missing_field(message) {
+        return Some(field.to_owned());
+    }
+    let detail = message
+        .strip_prefix("Failed to deserialize query string: ")
+        .unwrap_or(message);
+    let (field, _) = detail.split_once(": ")?;
+    (!field.is_empty() && !field.contains(' ')).then(|| field.to_owned())
 }
 
 /// The kb of a node-scoped route: query `node_id`, else header `x-test-id` (prefixed with

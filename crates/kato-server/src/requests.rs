@@ -58,6 +58,98 @@ impl<'de> Deserialize<'de> for Float {
     }
 }
 
+/// An integer, also accepted as an integral float or an integer string (pydantic's lax mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ToSchema)]
+#[schema(value_type = i64)]
+pub(crate) struct Int(pub(crate) i64);
+
+impl<'de> Deserialize<'de> for Int {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct IntVisitor;
+
+        impl Visitor<'_> for IntVisitor {
+            type Value = Int;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an integer")
+            }
+
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Int, E> {
+                Ok(Int(v))
+            }
+
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Int, E> {
+                i64::try_from(v)
+                    .map(Int)
+                    .map_err(|_| E::custom(format!("{v} is too large")))
+            }
+
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Int, E> {
+                if v.fract() == 0.0 && v.abs() < 9.0e15 {
+                    Ok(Int(v as i64))
+                } else {
+                    Err(E::custom(format!("{v} is not an integer")))
+                }
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Int, E> {
+                v.trim()
+                    .parse()
+                    .map(Int)
+                    .map_err(|_| E::custom(format!("{v:?} is not an integer")))
+            }
+        }
+
+        deserializer.deserialize_any(IntVisitor)
+    }
+}
+
+/// A boolean, also accepted as 0/1 or as the strings pydantic's lax mode takes (`"true"`,
+/// `"yes"`, `"on"`, `"1"`, ... and their negatives).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ToSchema)]
+#[schema(value_type = bool)]
+pub(crate) struct Bool(pub(crate) bool);
+
+impl<'de> Deserialize<'de> for Bool {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct BoolVisitor;
+
+        impl Visitor<'_> for BoolVisitor {
+            type Value = Bool;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a boolean")
+            }
+
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Bool, E> {
+                Ok(Bool(v))
+            }
+
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Bool, E> {
+                match v {
+                    0 => Ok(Bool(false)),
+                    1 => Ok(Bool(true)),
+                    _ => Err(E::custom(format!("{v} is not a boolean"))),
+                }
+            }
+
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Bool, E> {
+                self.visit_i64(i64::try_from(v).unwrap_or(i64::MAX))
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Bool, E> {
+                match v.trim().to_ascii_lowercase().as_str() {
+                    "1" | "on" | "t" | "true" | "y" | "yes" => Ok(Bool(true)),
+                    "0" | "off" | "f" | "false" | "n" | "no" => Ok(Bool(false)),
+                    _ => Err(E::custom(format!("{v:?} is not a boolean"))),
+                }
+            }
+        }
+
+        deserializer.deserialize_any(BoolVisitor)
+    }
+}
+
 /// `POST /sessions`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub(crate) struct CreateSession {
@@ -69,7 +161,7 @@ pub(crate) struct CreateSession {
     pub(crate) metadata: Option<Map<String, Value>>,
     /// Sliding TTL in seconds; the server's `SESSION_TTL` when absent or 0.
     #[serde(default)]
-    pub(crate) ttl_seconds: Option<i64>,
+    pub(crate) ttl_seconds: Option<Int>,
     /// Configuration overrides (section 6.1 keys).
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
@@ -130,13 +222,13 @@ pub(crate) struct ObserveSequence {
     pub(crate) observations: Vec<ObservationData>,
     /// Learn the STM after each observation.
     #[serde(default)]
-    pub(crate) learn_after_each: bool,
+    pub(crate) learn_after_each: Bool,
     /// Learn the STM after the last observation.
     #[serde(default)]
-    pub(crate) learn_at_end: bool,
+    pub(crate) learn_at_end: Bool,
     /// Start every observation after the first from an empty STM.
     #[serde(default)]
-    pub(crate) clear_stm_between: bool,
+    pub(crate) clear_stm_between: Bool,
 }
 
 /// `POST /sessions/{id}/learn-sequences`.

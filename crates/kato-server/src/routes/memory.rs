@@ -78,7 +78,7 @@ pub(crate) async fn observe_sequence(
         "results": results,
         "auto_learned_patterns": learned,
         "final_learned_pattern": final_learned,
-        "isolated": request.clear_stm_between,
+        "isolated": request.clear_stm_between.0,
     })))
 }
 
@@ -92,7 +92,7 @@ async fn run_sequence(
     let mut results = Vec::with_capacity(request.observations.len());
     let mut learned = Vec::new();
     for (index, data) in request.observations.iter().enumerate() {
-        if request.clear_stm_between && index > 0 {
+        if request.clear_stm_between.0 && index > 0 {
             session.stm = kato_core::Stm::new();
         }
         let observed = memory::observe(app, session, data)
@@ -103,7 +103,7 @@ async fn run_sequence(
                 }
                 other => other,
             })?;
-        if request.learn_after_each && !session.stm.is_empty() {
+        if request.learn_after_each.0 && !session.stm.is_empty() {
             learned.push(memory::learn(app, session).await?);
         }
         learned.extend(observed.auto_learned.clone());
@@ -117,7 +117,7 @@ async fn run_sequence(
         }));
     }
     let mut final_learned = None;
-    if request.learn_at_end && !session.stm.is_empty() {
+    if request.learn_at_end.0 && !session.stm.is_empty() {
         let name = memory::learn(app, session).await?;
         learned.push(name.clone());
         final_learned = Some(name);

@@ -47,7 +47,7 @@ pub(crate) async fn create_session(
             Value::from(request.node_id.clone()),
         )
     })?;
-    let ttl_seconds = match request.ttl_seconds {
+    let ttl_seconds = match request.ttl_seconds.map(|ttl| ttl.0) {
         None | Some(0) => settings.session_ttl,
         Some(ttl @ 1..=MAX_TTL_SECONDS) => ttl.unsigned_abs(),
         Some(other) => {

@@ -1,0 +1,634 @@
+//! Bad requests: each gets its documented 4xx with a body that names the problem, and
+//! nothing answers 500 (the support module fails any test that meets a 500).
+
+use serde_json::{Value, json};
+
+use crate::support::{Reply, TestServer, assert_422_naming, node};
+
+#[track_caller]
+fn assert_config_errors(reply: &Reply, keys: &[&str]) {
+    assert_eq!(reply.status, 400, "{}", reply.text);
+    let detail = &reply.body["detail"];
+    assert_eq!(
+        detail["error"], "Configuration validation failed",
+        "{}",
+        reply.text
+    );
+    let errors = detail["validation_errors"]
+        .as_object()
+        .unwrap_or_else(|| panic!("validation_errors: {}", reply.text));
+    for key in keys {
+        let message = errors
+            .get(*key)
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("{key} is not named: {}", reply.text));
+        assert!(!message.is_empty());
+    }
+    assert_eq!(errors.len(), keys.len(), "{}", reply.text);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_session_with_bad_fields() {
+    let Some(server) = TestServer::start("create_session_with_bad_fields").await else {
+        return;
+    };
+    let node = node("bad_create");
+    let missing = server.post_json("/sessions", &json!({})).await;
+    let item = assert_422_naming(&missing, "node_id");
+    assert_eq!(item["type"], "missing");
+    assert_eq!(item["loc"], json!(["body", "node_id"]));
+    for (body, field) in [
+        (json!({"node_id": 123}), "node_id"),
+        (json!({"node_id": null}), "node_id"),
+        (json!({"node_id": ["a"]}), "node_id"),
+        (json!({"node_id": node, "metadata": "x"}), "metadata"),
+        (json!({"node_id": node, "metadata": [1]}), "metadata"),
+        (
+            json!({"node_id": node, "ttl_seconds": "abc"}),
+            "ttl_seconds",
+        ),
+        (json!({"node_id": node, "ttl_seconds": 1.5}), "ttl_seconds"),
+        (json!({"node_id": node, "ttl_seconds": -5}), "ttl_seconds"),
+        (json!({"node_id": node, "ttl_seconds": [1]}), "ttl_seconds"),
+        (json!({"node_id": node, "config": "x"}), "config"),
+        (json!({"node_id": node, "config": [1]}), "config"),
+        // node ids whose kb id would not be [A-Za-z0-9_]{1,64}.
+        (json!({"node_id": "user@example.com"}), "node_id"),
+        (json!({"node_id": "café"}), "node_id"),
+    ] {
+        let reply = server.post_json("/sessions", &body).await;
+        assert_422_naming(&reply, field);
+    }
+    // Values of the config that are invalid: 400 naming each key (the reference drops them).
+    let reply = server
+        .post_json(
+            "/sessions",
+            &json!({"node_id": node, "config": {"recall_threshold": 5, "max_predictions": 0}}),
+        )
+        .await;
+    assert_config_errors(&reply, &["recall_threshold", "max_predictions"]);
+    let reply = server
+        .post_json(
+            "/sessions",
+            &json!({"node_id": node, "config": {"recall_threshold": "high"}}),
+        )
+        .await;
+    assert_config_errors(&reply, &["recall_threshold"]);
+    let reply = server
+        .post_json(
+            "/sessions",
+            &json!({"node_id": node, "config": {"bogus": 1}}),
+        )
+        .await;
+    assert_config_errors(&reply, &["bogus"]);
+    // Unknown top-level fields are ignored, as in the reference.
+    let reply = server
+        .post_json("/sessions", &json!({"node_id": node, "extra": 1}))
+        .await;
+    reply.expect(200);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_that_are_no_json_object() {
+    let Some(server) = TestServer::start("bodies_that_are_no_json_object").await else {
+        return;
+    };
+    let id = server.create_session(&node("bad_bodies")).await;
+    let paths = [
+        "/sessions".to_owned(),
+        format!("/sessions/{id}/observe"),
+        format!("/sessions/{id}/observe-sequence"),
+        format!("/sessions/{id}/config"),
+    ];
+    for path in &paths {
+        // Invalid JSON.
+        for text in [
+            "{\"strings\": [",
+            "not json",
+            "{'a': 1}",
+            "{\"a\": NaN}",
+            "[1,]",
+        ] {
+            let reply = server.post_raw(path, text).await;
+            assert_eq!(reply.status, 422, "{path} {text}: {}", reply.text);
+            let item = &reply.body["detail"][0];
+            assert_eq!(
+                item["type"], "json_invalid",
+                "{path} {text}: {}",
+                reply.text
+            );
+            assert_eq!(item["loc"][0], "body");
+            assert!(item["msg"].as_str().is_some_and(|m| !m.is_empty()));
+        }
+        // An empty body: the body is required.
+        for empty in ["", "   "] {
+            let reply = server.post_raw(path, empty).await;
+            assert_eq!(reply.status, 422, "{path} empty: {}", reply.text);
+            assert_eq!(reply.body["detail"][0]["type"], "missing", "{}", reply.text);
+            assert_eq!(reply.body["detail"][0]["loc"], json!(["body"]));
+        }
+        // JSON that is not an object.
+        for text in ["[1, 2]", "\"text\"", "42", "true", "null"] {
+            let reply = server.post_raw(path, text).await;
+            assert_eq!(reply.status, 422, "{path} {text}: {}", reply.text);
+            assert_eq!(reply.body["detail"][0]["loc"][0], "body", "{}", reply.text);
+        }
+    }
+    // None of that changed the session.
+    assert_eq!(server.stm(&id).await, json!([]));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn observe_with_bad_fields() {
+    let Some(server) = TestServer::start("observe_with_bad_fields").await else {
+        return;
+    };
+    let id = server.create_session(&node("bad_observe")).await;
+    let path = format!("/sessions/{id}/observe");
+    for (body, loc) in [
+        (json!({"strings": "a"}), json!(["body", "strings"])),
+        (json!({"strings": null}), json!(["body", "strings"])),
+        (json!({"strings": [1]}), json!(["body", "strings", 0])),
+        (
+            json!({"strings": ["a", null]}),
+            json!(["body", "strings", 1]),
+        ),
+        (json!({"strings": [["a"]]}), json!(["body", "strings", 0])),
+        (json!({"strings": [true]}), json!(["body", "strings", 0])),
+        (json!({"vectors": "x"}), json!(["body", "vectors"])),
+        (json!({"vectors": [1, 2]}), json!(["body", "vectors", 0])),
+        (
+            json!({"vectors": [["a"]]}),
+            json!(["body", "vectors", 0, 0]),
+        ),
+        (
+            json!({"vectors": [[null]]}),
+            json!(["body", "vectors", 0, 0]),
+        ),
+        (json!({"vectors": null}), json!(["body", "vectors"])),
+        (
+            json!({"emotives": {"joy": null}}),
+            json!(["body", "emotives", "joy"]),
+        ),
+        (
+            json!({"emotives": {"joy": "x"}}),
+            json!(["body", "emotives", "joy"]),
+        ),
+        (
+            json!({"emotives": {"joy": "nan"}}),
+            json!(["body", "emotives", "joy"]),
+        ),
+        (
+            json!({"emotives": {"joy": "inf"}}),
+            json!(["body", "emotives", "joy"]),
+        ),
+        (
+            json!({"emotives": {"joy": [1]}}),
+            json!(["body", "emotives", "joy"]),
+        ),
+        (json!({"emotives": [1]}), json!(["body", "emotives"])),
+        (json!({"emotives": null}), json!(["body", "emotives"])),
+        (json!({"metadata": "x"}), json!(["body", "metadata"])),
+        (json!({"metadata": [1]}), json!(["body", "metadata"])),
+    ] {
+        let reply = server.post_json(&path, &body).await;
+        assert_eq!(reply.status, 422, "{body}: {}", reply.text);
+        let items = reply.body["detail"].as_array().expect("detail list");
+        assert!(
+            items.iter().any(|item| item["loc"] == loc),
+            "{body}: no item at {loc}: {}",
+            reply.text
+        );
+    }
+    // NaN and out-of-range numbers are not JSON.
+    for text in [
+        r#"{"strings": ["a"], "emotives": {"joy": NaN}}"#,
+        r#"{"strings": ["a"], "emotives": {"joy": Infinity}}"#,
+        r#"{"strings": ["a"], "emotives": {"joy": 1e400}}"#,
+    ] {
+        let reply = server.post_raw(&path, text).await;
+        assert_eq!(reply.status, 422, "{text}: {}", reply.text);
+        assert_eq!(
+            reply.body["detail"][0]["type"], "json_invalid",
+            "{}",
+            reply.text
+        );
+    }
+    // Vectors of different lengths in one observation: 400 naming the problem.
+    let reply = server
+        .post_json(&path, &json!({"vectors": [[1.0], [1.0, 2.0]]}))
+        .await;
+    assert_eq!(reply.status, 400, "{}", reply.text);
+    let detail = reply.body["detail"].to_string().to_lowercase();
+    assert!(
+        detail.contains("vector") || detail.contains("dimension"),
+        "{detail}"
+    );
+    // Nothing above reached the STM.
+    let reply = server.get(&format!("/sessions/{id}/stm")).await;
+    assert_eq!(reply.expect(200)["length"], 0);
+    assert_eq!(
+        server
+            .get(&format!("/sessions/{id}/cognition-data"))
+            .await
+            .body["cognition_data"]["time"],
+        0
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn observe_sequence_with_bad_fields() {
+    let Some(server) = TestServer::start("observe_sequence_with_bad_fields").await else {
+        return;
+    };
+    let id = server.create_session(&node("bad_sequence")).await;
+    let path = format!("/sessions/{id}/observe-sequence");
+    for (body, field) in [
+        (json!({}), "observations"),
+        (json!({"observations": null}), "observations"),
+        (json!({"observations": "x"}), "observations"),
+        (json!({"observations": [1]}), "observations"),
+        (json!({"observations": [{"strings": 5}]}), "strings"),
+        (
+            json!({"observations": [{"strings": ["a"]}, {"emotives": {"e": null}}]}),
+            "e",
+        ),
+        (json!({"observations": [{"unique_id": 5}]}), "unique_id"),
+        (
+            json!({"observations": [], "learn_after_each": "maybe"}),
+            "learn_after_each",
+        ),
+        (
+            json!({"observations": [], "learn_at_end": [true]}),
+            "learn_at_end",
+        ),
+        (
+            json!({"observations": [], "clear_stm_between": null}),
+            "clear_stm_between",
+        ),
+    ] {
+        let reply = server.post_json(&path, &body).await;
+        assert_422_naming(&reply, field);
+    }
+    let reply = server
+        .post_json(&path, &json!({"observations": [{"strings": [1]}]}))
+        .await;
+    let item = assert_422_naming(&reply, "strings");
+    assert_eq!(
+        item["loc"],
+        json!(["body", "observations", 0, "strings", 0])
+    );
+    // A bad vector at index 1: 400, nothing of the sequence is kept.
+    let reply = server
+        .post_json(
+            &path,
+            &json!({"observations": [{"strings": ["a"]}, {"vectors": [[1.0], [1.0, 2.0]]}]}),
+        )
+        .await;
+    assert_eq!(reply.status, 400, "{}", reply.text);
+    assert!(
+        reply.text.contains('1'),
+        "names the observation: {}",
+        reply.text
+    );
+    assert_eq!(server.stm(&id).await, json!([]));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_with_bad_values() {
+    let Some(server) = TestServer::start("config_with_bad_values").await else {
+        return;
+    };
+    let id = server.create_session(&node("bad_config")).await;
+    let path = format!("/sessions/{id}/config");
+    let cases: Vec<(Value, Vec<&str>)> = vec![
+        (json!({"recall_threshold": 5}), vec!["recall_threshold"]),
+        (json!({"recall_threshold": -0.1}), vec!["recall_threshold"]),
+        (
+            json!({"recall_threshold": "high"}),
+            vec!["recall_threshold"],
+        ),
+        (json!({"max_predictions": 0}), vec!["max_predictions"]),
+        (json!({"max_predictions": 10001}), vec!["max_predictions"]),
+        (json!({"max_predictions": 2.5}), vec!["max_predictions"]),
+        (json!({"persistence": 101}), vec!["persistence"]),
+        (json!({"persistence": 0}), vec!["persistence"]),
+        (
+            json!({"max_pattern_length": -1}),
+            vec!["max_pattern_length"],
+        ),
+        (json!({"rank_sort_algo": "nope"}), vec!["rank_sort_algo"]),
+        (json!({"indexer_type": "BTREE"}), vec!["indexer_type"]),
+        (json!({"filter_pipeline": ["x"]}), vec!["filter_pipeline"]),
+        (
+            json!({"filter_pipeline": "length"}),
+            vec!["filter_pipeline"],
+        ),
+        (json!({"sort_symbols": "yes"}), vec!["sort_symbols"]),
+        (
+            json!({"process_predictions": 3}),
+            vec!["process_predictions"],
+        ),
+        (json!({"stm_mode": 5}), vec!["stm_mode"]),
+        (
+            json!({"fuzzy_token_threshold": 2}),
+            vec!["fuzzy_token_threshold"],
+        ),
+        (json!({"minhash_rows": 0}), vec!["minhash_rows"]),
+        (json!({"no_such_key": 1}), vec!["no_such_key"]),
+        (
+            json!({"recall_threshold": 5, "max_predictions": 0, "persistence": 101,
+                   "rank_sort_algo": "nope", "filter_pipeline": ["x"]}),
+            vec![
+                "recall_threshold",
+                "max_predictions",
+                "persistence",
+                "rank_sort_algo",
+                "filter_pipeline",
+            ],
+        ),
+        // The `{"config": {...}}` form is checked the same way.
+        (
+            json!({"config": {"recall_threshold": 5}}),
+            vec!["recall_threshold"],
+        ),
+    ];
+    for (body, keys) in &cases {
+        let reply = server.post_json(&path, body).await;
+        assert_config_errors(&reply, keys);
+    }
+    // A valid key next to an invalid one is not applied either.
+    let reply = server
+        .post_json(&path, &json!({"max_predictions": 3, "persistence": 101}))
+        .await;
+    assert_config_errors(&reply, &["persistence"]);
+    let reply = server.get(&path).await;
+    let config = &reply.expect(200)["config"];
+    assert_eq!(config["max_predictions"], 100);
+    assert_eq!(config["persistence"], 5);
+    assert_eq!(config["recall_threshold"], 0.1);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extend_with_bad_ttl() {
+    let Some(server) = TestServer::start("extend_with_bad_ttl").await else {
+        return;
+    };
+    let id = server.create_session(&node("bad_extend")).await;
+    for ttl in ["abc", "-1", "0", "1.5", "99999999999999999999", ""] {
+        let reply = server
+            .post(&format!("/sessions/{id}/extend?ttl_seconds={ttl}"))
+            .await;
+        assert_eq!(reply.status, 422, "{ttl}: {}", reply.text);
+        let item = &reply.body["detail"][0];
+        assert_eq!(item["loc"][0], "query", "{ttl}: {}", reply.text);
+        assert_eq!(
+            item["loc"],
+            json!(["query", "ttl_seconds"]),
+            "{ttl}: {}",
+            reply.text
+        );
+    }
+    // The session is still there with its TTL.
+    let reply = server.get(&format!("/sessions/{id}")).await;
+    assert!(reply.expect(200)["ttl_seconds"].as_u64().unwrap() > 3000);
+    server.stop().await;
+}
+
+/// FastAPI locates a bad query parameter at `["query", "<name>"]`; clients read `loc`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extend_with_unparsable_ttl_locates_the_parameter() {
+    let Some(server) = TestServer::start("extend_with_unparsable_ttl_locates_the_parameter").await
+    else {
+        return;
+    };
+    let id = server.create_session(&node("bad_extend_loc")).await;
+    for ttl in ["abc", "-1", "1.5"] {
+        let reply = server
+            .post(&format!("/sessions/{id}/extend?ttl_seconds={ttl}"))
+            .await;
+        let item = assert_422_naming(&reply, "ttl_seconds");
+        assert_eq!(item["loc"], json!(["query", "ttl_seconds"]), "{ttl}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_ids_that_map_to_no_kb_id() {
+    let Some(server) = TestServer::start("node_ids_that_map_to_no_kb_id").await else {
+        return;
+    };
+    for path in [
+        "/symbols/stats",
+        "/symbols/affinity",
+        "/symbols/a/affinity",
+        "/pattern/abc",
+    ] {
+        for bad in ["user%40example", "caf%C3%A9", "%7Bother%7D"] {
+            let reply = server.get(&format!("{path}?node_id={bad}")).await;
+            let item = assert_422_naming(&reply, "node_id");
+            assert_eq!(item["loc"], json!(["query", "node_id"]), "{path}");
+        }
+        let reply = server
+            .send(
+                server
+                    .client
+                    .get(server.url(path))
+                    .header("x-node-id", "user@example"),
+            )
+            .await;
+        assert_422_naming(&reply, "x-node-id");
+        let reply = server
+            .send(
+                server
+                    .client
+                    .get(server.url(path))
+                    .header("x-test-id", "a@b"),
+            )
+            .await;
+        assert_422_naming(&reply, "x-test-id");
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_over_the_limit_are_413() {
+    let Some(server) = TestServer::start_with("bodies_over_the_limit_are_413", |args| {
+        args.max_body_bytes = 1024;
+    })
+    .await
+    else {
+        return;
+    };
+    let id = server.create_session(&node("too_big")).await;
+    let big = "x".repeat(2000);
+    for path in [
+        "/sessions".to_owned(),
+        format!("/sessions/{id}/observe"),
+        format!("/sessions/{id}/observe-sequence"),
+        format!("/sessions/{id}/config"),
+    ] {
+        let reply = server
+            .post_json(&path, &json!({"node_id": big, "strings": [big]}))
+            .await;
+        assert_eq!(reply.status, 413, "{path}: {}", reply.text);
+        let detail = reply.body["detail"].as_str().expect("detail");
+        assert!(detail.contains("1024"), "{detail}");
+    }
+    // Just under the limit is fine.
+    let reply = server
+        .post_json(
+            &format!("/sessions/{id}/observe"),
+            &json!({"strings": ["y".repeat(900)]}),
+        )
+        .await;
+    reply.expect(200);
+    assert_eq!(server.stm(&id).await[0][0].as_str().unwrap().len(), 900);
+    // An unknown session with a big body: the session check comes first.
+    let reply = server
+        .post_json("/sessions/nope/observe", &json!({"strings": [big]}))
+        .await;
+    crate::support::assert_session_not_found(&reply, "nope");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn odd_symbols_are_ordinary_symbols() {
+    let Some(server) = TestServer::start("odd_symbols_are_ordinary_symbols").await else {
+        return;
+    };
+    let node = node("odd_symbols");
+    let id = server.create_session(&node).await;
+    let huge = "h".repeat(100_000);
+    let odd = [
+        "",
+        huge.as_str(),
+        "日本語",
+        "🎉 party",
+        "it's \"quoted\"",
+        "back\\slash",
+        "new\nline",
+        "tab\there",
+        "PTRN|fake",
+        "VCTR|fake",
+        "'; DROP TABLE patterns; --",
+    ];
+    for symbol in odd {
+        let reply = server
+            .post_json(
+                &format!("/sessions/{id}/observe"),
+                &json!({"strings": [symbol]}),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{:.80}: {:.200}", symbol, reply.text);
+    }
+    let stm = server.stm(&id).await;
+    let expected: Vec<Value> = odd.iter().map(|s| json!([s])).collect();
+    assert_eq!(stm, Value::Array(expected));
+    let name = server.learn(&id).await;
+    assert!(name.starts_with("PTRN|"), "{name}");
+    let reply = server
+        .get(&format!(
+            "/pattern/{}?node_id={node}",
+            name.replace('|', "%7C")
+        ))
+        .await;
+    let pattern = &reply.expect(200)["pattern"]["pattern"];
+    assert_eq!(pattern["pattern_data"], stm);
+    assert_eq!(pattern["length"], odd.len());
+    // Predictions over the same symbols work.
+    server.observe_all(&id, &[&["日本語"], &["🎉 party"]]).await;
+    let body = server.predictions(&id).await;
+    assert_eq!(body["count"], 1, "{:.500}", body.to_string());
+    // Symbol routes take them URL-encoded.
+    let reply = server
+        .get(&format!(
+            "/symbols/%E6%97%A5%E6%9C%AC%E8%AA%9E/affinity?node_id={node}"
+        ))
+        .await;
+    assert_eq!(reply.expect(200)["symbol"], "日本語");
+    let reply = server.get(&format!("/symbols/stats?node_id={node}")).await;
+    let symbols = &reply.expect(200)["symbols"];
+    assert_eq!(symbols["'; DROP TABLE patterns; --"]["frequency"], 1);
+    assert_eq!(symbols[""]["frequency"], 1);
+    server.clear_all(&id).await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_fields_are_ignored_and_coercions_accepted() {
+    let Some(server) = TestServer::start("unknown_fields_are_ignored_and_coercions_accepted").await
+    else {
+        return;
+    };
+    let id = server.create_session(&node("lenient")).await;
+    let body = server
+        .observe_json(
+            &id,
+            &json!({"strings": ["a"], "unique_id": "client-chosen", "extra": {"x": 1}}),
+        )
+        .await;
+    // observe assigns its own id.
+    assert!(
+        body["unique_id"].as_str().unwrap().starts_with("obs-"),
+        "{body}"
+    );
+    // Emotives as pydantic coerces them: ints, booleans, numeric strings.
+    server
+        .observe_json(
+            &id,
+            &json!({"strings": ["b"], "emotives": {"i": 2, "b": false, "s": " 1.5 ", "e": "1e-3"}}),
+        )
+        .await;
+    let reply = server.get(&format!("/sessions/{id}/percept-data")).await;
+    assert_eq!(
+        reply.expect(200)["percept_data"]["emotives"],
+        json!({"b": 0.0, "e": 0.001, "i": 2.0, "s": 1.5})
+    );
+    // Vector elements as integers are floats.
+    server
+        .observe_json(&id, &json!({"vectors": [[1, 0, 0, 0]]}))
+        .await;
+    assert_eq!(
+        server.stm(&id).await[2],
+        json!(["VCTR|2fb865b4597f2549eff7585cc6d16cc1fea9b5b5"])
+    );
+    server.stop().await;
+}
+
+/// The reference's pydantic models run in lax mode: an `int` field takes `"120"` and
+/// `120.0`, a `bool` field takes `"true"`, `1`, `"yes"`; so do these.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pydantic_lax_coercions_of_ints_and_bools() {
+    let Some(server) = TestServer::start("pydantic_lax_coercions_of_ints_and_bools").await else {
+        return;
+    };
+    let node = node("lax");
+    for ttl in [json!("120"), json!(120.0)] {
+        let reply = server
+            .post_json("/sessions", &json!({"node_id": node, "ttl_seconds": ttl}))
+            .await;
+        assert_eq!(reply.expect(200)["ttl_seconds"], 120, "{ttl}");
+    }
+    let id = server.create_session(&node).await;
+    for flag in [json!("true"), json!(1), json!("yes")] {
+        let reply = server
+            .post_json(
+                &format!("/sessions/{id}/observe-sequence"),
+                &json!({"observations": [{"strings": ["a", "b"]}], "learn_at_end": flag}),
+            )
+            .await;
+        assert_eq!(
+            reply.expect(200)["final_learned_pattern"],
+            "PTRN|395314cc2f2880a00c3e6e11f1e02d8b8c45a0e4",
+            "{flag}"
+        );
+    }
+    server.clear_all(&id).await;
+    server.stop().await;
+}

@@ -1,0 +1,112 @@
+//! Store outages: while ClickHouse or Redis is cut off, requests that need it answer 503 with
+//! a `detail` naming the store (never 500), and the server recovers by itself once the store
+//! is back. The stores sit behind `TcpProxy`s so other tests keep their connections.
+
+use std::time::{Duration, Instant};
+
+use kato_server::ServerArgs;
+use kato_test_support::TcpProxy;
+
+use crate::support::{Reply, TestServer, node, stores};
+
+/// Polls `request` until it answers `status` (the server reconnects by itself).
+async fn eventually(status: u16, mut request: impl AsyncFnMut() -> Reply) -> Reply {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let reply = request().await;
+        if reply.status == status || Instant::now() > deadline {
+            return reply;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn assert_store_unavailable(reply: &Reply, store: &str) {
+    assert_eq!(reply.status, 503, "{}", reply.text);
+    let detail = reply.body["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains(store), "the detail names {store}: {detail}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clickhouse_down_is_503_and_the_server_recovers() {
+    let Some((clickhouse, redis)) = stores("clickhouse_down_is_503_and_the_server_recovers") else {
+        return;
+    };
+    let proxy = TcpProxy::start(&clickhouse).await;
+    let args = ServerArgs::for_stores(&proxy.url("http"), "kato", &redis);
+    let server = TestServer::start_args(&args).await;
+    let id = server.create_session(&node("clickhouse_down")).await;
+    server.observe_all(&id, &[&["a"], &["b"]]).await;
+
+    proxy.stop().await;
+    let learn = server.post(&format!("/sessions/{id}/learn")).await;
+    assert_store_unavailable(&learn, "clickhouse");
+    let predictions = server.get(&format!("/sessions/{id}/predictions")).await;
+    assert_store_unavailable(&predictions, "clickhouse");
+    let health = server.get("/health").await.expect(200).clone();
+    assert_eq!(health["status"], "unhealthy");
+    // The failed learn left the session as it was.
+    assert_eq!(server.stm(&id).await, serde_json::json!([["a"], ["b"]]));
+
+    proxy.resume().await;
+    let learn = eventually(200, async || {
+        server.post(&format!("/sessions/{id}/learn")).await
+    })
+    .await;
+    assert_eq!(
+        learn.expect(200)["pattern_name"],
+        "PTRN|76d7efca2e96cb5eeddf4e06ac96a0f424630135"
+    );
+    let health = server.get("/health").await.expect(200).clone();
+    assert_eq!(health["status"], "healthy");
+    server.clear_all(&id).await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down_is_503_and_the_server_recovers() {
+    let Some((clickhouse, redis)) = stores("redis_down_is_503_and_the_server_recovers") else {
+        return;
+    };
+    let proxy = TcpProxy::start(&redis).await;
+    let args = ServerArgs::for_stores(&clickhouse, "kato", &proxy.url("redis"));
+    let server = TestServer::start_args(&args).await;
+    let id = server.create_session(&node("redis_down")).await;
+    server.observe(&id, &["a"]).await;
+
+    proxy.stop().await;
+    let observe = server
+        .post_json(
+            &format!("/sessions/{id}/observe"),
+            &serde_json::json!({"strings": ["b"]}),
+        )
+        .await;
+    assert_store_unavailable(&observe, "redis");
+    let created = server
+        .post_json(
+            "/sessions",
+            &serde_json::json!({"node_id": node("redis_down_2")}),
+        )
+        .await;
+    assert_store_unavailable(&created, "redis");
+
+    proxy.resume().await;
+    let observe = eventually(200, async || {
+        server
+            .post_json(
+                &format!("/sessions/{id}/observe"),
+                &serde_json::json!({"strings": ["b"]}),
+            )
+            .await
+    })
+    .await;
+    assert_eq!(observe.expect(200)["stm_length"], 2, "{}", observe.text);
+    // Each of the server's Redis connections notices the outage on its first use after it
+    // and reconnects; clear-all goes through the knowledge base's connection.
+    let cleared = eventually(200, async || {
+        server.post(&format!("/sessions/{id}/clear-all")).await
+    })
+    .await;
+    cleared.expect(200);
+    server.stop().await;
+}

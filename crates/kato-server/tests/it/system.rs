@@ -1,0 +1,303 @@
+//! Service routes (spec `api-and-storage.md` sections 1.1, 1.2 and 1.5), the OpenAPI
+//! document, trace ids and the fallbacks.
+
+use serde_json::{Value, json};
+
+use crate::support::TestServer;
+
+#[track_caller]
+fn assert_type(body: &Value, field: &str, check: fn(&Value) -> bool, what: &str) {
+    assert!(
+        check(&body[field]),
+        "{field} should be {what}: {} in {body}",
+        body[field]
+    );
+}
+
+fn is_iso_utc(value: &Value) -> bool {
+    value
+        .as_str()
+        .is_some_and(|text| text.len() >= 20 && text.ends_with('Z') && text.as_bytes()[10] == b'T')
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn root_describes_the_service() {
+    let Some(server) = TestServer::start("root_describes_the_service").await else {
+        return;
+    };
+    let reply = server.get("/").await;
+    let body = reply.expect(200);
+    assert_eq!(body["service"], "KATO API");
+    assert_eq!(body["docs"], "/docs");
+    assert_eq!(body["health"], "/health");
+    assert_eq!(body["status"], "running");
+    assert_eq!(body["architecture"], "modular");
+    assert_eq!(body["session_support"], true);
+    assert_type(body, "version", Value::is_string, "a string");
+    assert_type(body, "description", Value::is_string, "a string");
+    assert_type(body, "uptime_seconds", Value::is_f64, "a float");
+    assert!(body["uptime_seconds"].as_f64().unwrap() >= 0.0);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_is_healthy_with_the_reference_fields() {
+    let Some(server) = TestServer::start("health_is_healthy_with_the_reference_fields").await
+    else {
+        return;
+    };
+    let reply = server.get("/health").await;
+    let body = reply.expect(200);
+    assert_eq!(body["status"], "healthy", "{body}");
+    assert_eq!(body["processor_status"], "healthy");
+    assert_eq!(body["service_name"], "kato");
+    assert_eq!(body["issues"], json!([]));
+    assert_type(body, "uptime_seconds", Value::is_number, "a number");
+    assert_type(body, "metrics_collected", Value::is_u64, "an integer");
+    assert_type(body, "last_collection", Value::is_number, "a number");
+    assert_type(body, "active_sessions", Value::is_u64, "an integer");
+    assert_type(body, "timestamp", is_iso_utc, "an ISO-8601 UTC time");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_reports_sessions_and_version() {
+    let Some(server) = TestServer::start("status_reports_sessions_and_version").await else {
+        return;
+    };
+    let reply = server.get("/status").await;
+    let body = reply.expect(200);
+    assert_eq!(body["status"], "healthy");
+    assert_eq!(body["base_processor_id"], "kato");
+    assert_type(body, "uptime_seconds", Value::is_number, "a number");
+    assert_type(body, "version", Value::is_string, "a string");
+    let sessions = &body["sessions"];
+    assert_type(sessions, "total_sessions", Value::is_u64, "an integer");
+    assert_type(sessions, "active_sessions", Value::is_u64, "an integer");
+    assert_eq!(sessions["expired_sessions"], 0);
+    assert_eq!(sessions["backend"], "redis");
+    let redis_url = sessions["redis_url"].as_str().expect("redis_url");
+    assert!(redis_url.starts_with("redis://"), "{redis_url}");
+    let processors = &body["processors"];
+    assert_type(processors, "total_processors", Value::is_u64, "an integer");
+    assert_type(processors, "max_processors", Value::is_u64, "an integer");
+    assert_type(
+        processors,
+        "eviction_ttl_seconds",
+        Value::is_u64,
+        "an integer",
+    );
+    assert_type(processors, "processors", Value::is_array, "a list");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_json_counts_requests_and_sessions() {
+    let Some(server) = TestServer::start("metrics_json_counts_requests_and_sessions").await else {
+        return;
+    };
+    let node = crate::support::node("metrics");
+    server.create_session(&node).await;
+    server.get("/health").await.expect(200);
+    let reply = server.get("/metrics").await;
+    let body = reply.expect(200);
+    assert_type(body, "timestamp", Value::is_number, "a number");
+    let sessions = &body["sessions"];
+    assert!(sessions["total_created"].as_u64().unwrap() >= 1, "{body}");
+    assert_type(sessions, "total_deleted", Value::is_u64, "an integer");
+    assert_type(sessions, "active", Value::is_u64, "an integer");
+    assert_type(sessions, "operations_total", Value::is_u64, "an integer");
+    let performance = &body["performance"];
+    assert!(
+        performance["total_requests"].as_u64().unwrap() >= 2,
+        "{body}"
+    );
+    assert_type(performance, "total_errors", Value::is_u64, "an integer");
+    assert_type(performance, "error_rate", Value::is_number, "a number");
+    assert_type(
+        performance,
+        "average_response_time",
+        Value::is_number,
+        "a number",
+    );
+    for key in ["cpu_percent", "memory_percent", "disk_percent"] {
+        assert!(body["resources"].get(key).is_some(), "{key} in {body}");
+    }
+    for store in ["clickhouse", "redis"] {
+        assert_type(
+            &body["databases"][store],
+            "errors",
+            Value::is_u64,
+            "an integer",
+        );
+    }
+    assert_type(
+        &body["rates"],
+        "requests_per_second",
+        Value::is_number,
+        "a number",
+    );
+    assert!(body["processor_manager"].is_object(), "{body}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_lists_every_route_with_its_method() {
+    let Some(server) = TestServer::start("openapi_lists_every_route_with_its_method").await else {
+        return;
+    };
+    let reply = server.get("/openapi.json").await;
+    let body = reply.expect(200);
+    assert!(
+        reply
+            .header("content-type")
+            .is_some_and(|t| t.starts_with("application/json")),
+        "{:?}",
+        reply.headers
+    );
+    assert!(body["openapi"].as_str().is_some_and(|v| v.starts_with('3')));
+    let paths = body["paths"].as_object().expect("paths");
+    let expected: &[(&str, &str)] = &[
+        ("/", "get"),
+        ("/health", "get"),
+        ("/status", "get"),
+        ("/metrics", "get"),
+        ("/openapi.json", "get"),
+        ("/docs", "get"),
+        ("/sessions", "post"),
+        ("/sessions/count", "get"),
+        ("/sessions/{session_id}", "get"),
+        ("/sessions/{session_id}", "delete"),
+        ("/sessions/{session_id}/exists", "get"),
+        ("/sessions/{session_id}/extend", "post"),
+        ("/sessions/{session_id}/config", "get"),
+        ("/sessions/{session_id}/config", "post"),
+        ("/sessions/{session_id}/observe", "post"),
+        ("/sessions/{session_id}/observe-sequence", "post"),
+        ("/sessions/{session_id}/stm", "get"),
+        ("/sessions/{session_id}/learn", "post"),
+        ("/sessions/{session_id}/clear-stm", "post"),
+        ("/sessions/{session_id}/clear-all", "post"),
+        ("/sessions/{session_id}/predictions", "get"),
+        ("/sessions/{session_id}/percept-data", "get"),
+        ("/sessions/{session_id}/cognition-data", "get"),
+        ("/sessions/{session_id}/finalize-training", "post"),
+        ("/pattern/{pattern_id}", "get"),
+        ("/symbols/stats", "get"),
+        ("/symbols/affinity", "get"),
+        ("/symbols/{symbol}/affinity", "get"),
+    ];
+    for (path, method) in expected {
+        let item = paths
+            .get(*path)
+            .unwrap_or_else(|| panic!("{path} is not in the OpenAPI paths: {:?}", paths.keys()));
+        assert!(
+            item.get(*method).is_some(),
+            "{method} {path} is not described: {item}"
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docs_is_an_html_page() {
+    let Some(server) = TestServer::start("docs_is_an_html_page").await else {
+        return;
+    };
+    let reply = server.get("/docs").await;
+    assert_eq!(reply.status, 200);
+    assert!(
+        reply
+            .header("content-type")
+            .is_some_and(|t| t.starts_with("text/html")),
+        "{:?}",
+        reply.headers
+    );
+    assert!(
+        reply.text.to_ascii_lowercase().contains("<html"),
+        "{}",
+        reply.text
+    );
+    assert!(reply.text.contains("/openapi.json"), "{}", reply.text);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace_ids_are_echoed_or_generated() {
+    let Some(server) = TestServer::start("trace_ids_are_echoed_or_generated").await else {
+        return;
+    };
+    let echoed = server
+        .send(
+            server
+                .client
+                .get(server.url("/health"))
+                .header("X-Trace-ID", "my-trace-42"),
+        )
+        .await;
+    assert_eq!(echoed.header("x-trace-id"), Some("my-trace-42"));
+
+    let generated = server.get("/").await;
+    let id = generated.header("x-trace-id").expect("a trace id");
+    let hex = id.strip_prefix("kato-").expect("kato- prefix");
+    assert_eq!(hex.len(), 32, "{id}");
+    assert!(hex.chars().all(|c| c.is_ascii_hexdigit()), "{id}");
+    let other = server.get("/").await;
+    assert_ne!(other.header("x-trace-id"), Some(id), "a new id per request");
+
+    // Errors carry it too: the fallback 404 and the session middleware's 404.
+    let missing = server.get("/no/such/route").await;
+    assert!(
+        missing
+            .header("x-trace-id")
+            .is_some_and(|t| t.starts_with("kato-"))
+    );
+    let unknown = server
+        .send(
+            server
+                .client
+                .get(server.url("/sessions/nope/stm"))
+                .header("X-Trace-ID", "t-404"),
+        )
+        .await;
+    assert_eq!(unknown.status, 404);
+    assert_eq!(unknown.header("x-trace-id"), Some("t-404"));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_routes_and_methods() {
+    let Some(server) = TestServer::start("unknown_routes_and_methods").await else {
+        return;
+    };
+    for path in [
+        "/no/such/route",
+        "/observe",
+        "/learn",
+        "/predictions",
+        "/genes/x",
+    ] {
+        let reply = server.get(path).await;
+        assert_eq!(reply.status, 404, "{path}: {}", reply.text);
+        assert_eq!(reply.body, json!({"detail": "Not Found"}), "{path}");
+    }
+    let reply = server
+        .post_json("/observe", &json!({"strings": ["a"]}))
+        .await;
+    assert_eq!(reply.status, 404, "{}", reply.text);
+    assert_eq!(reply.body, json!({"detail": "Not Found"}));
+
+    for (method, path) in [
+        (reqwest::Method::DELETE, "/health"),
+        (reqwest::Method::POST, "/"),
+        (reqwest::Method::GET, "/sessions"),
+        (reqwest::Method::POST, "/symbols/stats"),
+    ] {
+        let reply = server
+            .send(server.client.request(method.clone(), server.url(path)))
+            .await;
+        assert_eq!(reply.status, 405, "{method} {path}: {}", reply.text);
+        assert_eq!(reply.body, json!({"detail": "Method Not Allowed"}));
+    }
+    server.stop().await;
+}
