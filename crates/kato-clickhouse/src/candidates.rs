@@ -13,10 +13,6 @@ use crate::{ClickHouseError, ClickHouseStore};
 /// slack only admits a candidate that kato-core then drops, never loses one.
 const BOUND_SLACK: f64 = 1e-9;
 
-/// Names bound into one query: 43 bytes each as SQL text, well under ClickHouse's default
-/// 256 KiB `max_query_size`.
-const NAMES_PER_QUERY: usize = 4_000;
-
 /// A candidate's body.
 #[derive(Debug, Clone, PartialEq, Eq, Row, Deserialize)]
 pub struct CandidateBody {
@@ -44,19 +40,6 @@ pub enum CandidateBase {
     },
     /// The patterns whose first symbol is this one (the single-symbol path).
     FirstToken(String),
-    /// The named patterns (bare 40-hex names).
-    Names(Vec<String>),
-}
-
-/// A pattern that passes the similarity bound, with what the bound was computed from.
-#[derive(Debug, Clone, PartialEq, Eq, Row, Deserialize)]
-pub struct BoundedCandidate {
-    /// The bare 40-hex name.
-    pub name: String,
-    /// `sum_s min(count_P(s), count_S(s))` over the STM's symbols.
-    pub overlap: u32,
-    /// `|P|`.
-    pub pattern_length: u32,
 }
 
 /// The symbol-index aggregation: per pattern sharing a symbol with the STM, the multiset
@@ -115,28 +98,8 @@ impl ClickHouseStore {
         base: &CandidateBase,
         filters: &[CandidateFilter],
     ) -> Result<Vec<CandidateBody>, ClickHouseError> {
-        let CandidateBase::Names(names) = base else {
-            return self.candidates_in_one_query(kb, base, filters).await;
-        };
-        // Names are bound into the query text, which ClickHouse caps (`max_query_size`).
-        let mut bodies = Vec::with_capacity(names.len());
-        for chunk in names.chunks(NAMES_PER_QUERY) {
-            let chunk = CandidateBase::Names(chunk.to_vec());
-            bodies.extend(self.candidates_in_one_query(kb, &chunk, filters).await?);
-        }
-        bodies.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(bodies)
-    }
-
-    async fn candidates_in_one_query(
-        &self,
-        kb: &KbId,
-        base: &CandidateBase,
-        filters: &[CandidateFilter],
-    ) -> Result<Vec<CandidateBody>, ClickHouseError> {
         let nothing_can_match = match base {
             CandidateBase::SimilarityBound { symbol_counts, .. } => symbol_counts.is_empty(),
-            CandidateBase::Names(names) => names.is_empty(),
             CandidateBase::All | CandidateBase::FirstToken(_) => false,
         } || filters.iter().any(|filter| match filter {
             CandidateFilter::Jaccard { tokens, .. } | CandidateFilter::SharesToken { tokens } => {
@@ -157,7 +120,6 @@ impl ClickHouseStore {
                 sql.push_str(" HAVING 2 * overlap >= ? * (pattern_length + ?)))");
             }
             CandidateBase::FirstToken(_) => sql.push_str(" AND first_token = ?"),
-            CandidateBase::Names(_) => sql.push_str(" AND name IN ?"),
         }
         for filter in filters {
             sql.push_str(match filter {
@@ -190,7 +152,6 @@ impl ClickHouseStore {
                     .bind(*stm_length);
             }
             CandidateBase::FirstToken(symbol) => query = query.bind(symbol.as_str()),
-            CandidateBase::Names(names) => query = query.bind(names),
         }
         for filter in filters {
             query = match filter {
@@ -234,28 +195,4 @@ fn bind_overlap(
         .bind(counts)
         .bind(kb.as_str())
         .bind(&symbols)
-}
-
-impl ClickHouseStore {
-    /// The patterns of `kb` whose similarity bound with the STM reaches `threshold` (see
-    /// [`CandidateBase::SimilarityBound`]), without their bodies: name, overlap and length,
-    /// sorted by name. What a caller needs to score candidates in decreasing order of a bound
-    /// and stop early.
-    pub async fn similarity_bounded(
-        &self,
-        kb: &KbId,
-        symbol_counts: &[(String, u32)],
-        stm_length: u32,
-        threshold: f64,
-    ) -> Result<Vec<BoundedCandidate>, ClickHouseError> {
-        if symbol_counts.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql =
-            format!("{OVERLAP_SQL} HAVING 2 * overlap >= ? * (pattern_length + ?) ORDER BY name");
-        let query = bind_overlap(self.client().query(&sql), kb, symbol_counts)
-            .bind(threshold - BOUND_SLACK)
-            .bind(stm_length);
-        Ok(query.fetch_all::<BoundedCandidate>().await?)
-    }
 }

@@ -11,7 +11,7 @@ mod rows;
 pub mod schema;
 mod writer;
 
-pub use candidates::{BoundedCandidate, CandidateBase, CandidateBody, CandidateFilter};
+pub use candidates::{CandidateBase, CandidateBody, CandidateFilter};
 pub use clickhouse::Client;
 pub use error::ClickHouseError;
 pub use group_commit::{

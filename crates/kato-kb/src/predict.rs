@@ -1,10 +1,11 @@
 //! `KnowledgeBase::predict`: candidates from ClickHouse by indexed search, their Redis values
 //! and the kb's statistics, then kato-core's pure matching, metrics and ranking.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 
-use kato_clickhouse::{BoundedCandidate, CandidateBase, CandidateBody, CandidateFilter};
-use kato_core::matching::{PatternMatch, match_pattern};
+use kato_clickhouse::{CandidateBase, CandidateBody, CandidateFilter};
+use kato_core::matching::{PatternMatch, TokenMatcher, match_pattern};
 use kato_core::predict::{
     Candidate, KbStatistics, Predictions, pre_potential_of, pre_potential_upper_bound, predict,
     predict_matched, pruning_order,
@@ -46,8 +47,9 @@ impl KnowledgeBase {
         Ok(self.predict_counted(kb, stm, settings).await?.0)
     }
 
-    /// [`KnowledgeBase::predict`], and how many candidate bodies it read and matched (what the
-    /// request cost, for benchmarks and diagnostics).
+    /// [`KnowledgeBase::predict`], and how many candidate bodies it matched (what the request
+    /// cost, for benchmarks and diagnostics): on the bound-ordered path only those scored before
+    /// the early stop, elsewhere every body read.
     pub async fn predict_counted(
         &self,
         kb: &KbId,
@@ -59,18 +61,14 @@ impl KnowledgeBase {
             return Ok((empty, 0));
         };
         match &query.base {
-            CandidateBase::SimilarityBound {
-                symbol_counts,
-                stm_length,
-                threshold,
-            } if settings.predict.matching.fuzzy_token_threshold <= 0.0 => {
-                let bounded = self
+            CandidateBase::SimilarityBound { .. }
+                if settings.predict.matching.fuzzy_token_threshold <= 0.0 =>
+            {
+                let bodies = self
                     .clickhouse()
-                    .similarity_bounded(kb, symbol_counts, *stm_length, *threshold)
+                    .candidates(kb, &query.base, &query.filters)
                     .await?;
-                let (matched, scored) = self
-                    .best_by_bound(kb, stm, bounded, *stm_length, &query.filters, settings)
-                    .await?;
+                let (matched, scored) = best_by_bound(stm, bodies, settings);
                 let (found, bodies): (Vec<_>, Vec<_>) = matched.into_iter().unzip();
                 let candidates = self.with_redis_values(kb, bodies).await?;
                 let statistics = self.statistics(kb, stm, &candidates, settings).await?;
@@ -109,9 +107,7 @@ impl KnowledgeBase {
         let base = match query.base {
             // The single-symbol path's first-token rule is the path's definition, not an index.
             first @ CandidateBase::FirstToken(_) => first,
-            CandidateBase::All
-            | CandidateBase::SimilarityBound { .. }
-            | CandidateBase::Names(_) => CandidateBase::All,
+            CandidateBase::All | CandidateBase::SimilarityBound { .. } => CandidateBase::All,
         };
         let bodies = self
             .clickhouse()
@@ -131,76 +127,6 @@ impl KnowledgeBase {
         let candidates = self.with_redis_values(kb, bodies).await?;
         let statistics = self.statistics(kb, stm, &candidates, settings).await?;
         Ok(predict(stm, candidates, &statistics, &settings.predict))
-    }
-
-    /// The candidates the 3 x `max_predictions` pruning can keep, found without scoring every
-    /// pattern that passes the similarity bound: bodies are read and matched in decreasing
-    /// order of [`pre_potential_upper_bound`] until more than the pruning set passed and the
-    /// set's worst pre-potential exceeds the next bound; no candidate left unread can then
-    /// enter the pruned set, so the predictions equal those of scoring them all. Returns the
-    /// matches and bodies handed on (at most the pruning set and one more) and how many bodies
-    /// were read.
-    async fn best_by_bound(
-        &self,
-        kb: &KbId,
-        stm: &[Vec<String>],
-        bounded: Vec<BoundedCandidate>,
-        stm_length: u32,
-        filters: &[CandidateFilter],
-        settings: &PredictionSettings,
-    ) -> Result<(Vec<(PatternMatch, CandidateBody)>, usize), KbError> {
-        let mut order: Vec<(f64, String)> = bounded
-            .into_iter()
-            .map(|c| {
-                let bound = pre_potential_upper_bound(c.overlap, c.pattern_length, stm_length);
-                (bound, c.name)
-            })
-            .collect();
-        order.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-        // One more than the pruning set, so the pruning (and `_pre_potential`) happens exactly
-        // when it would over every candidate.
-        let wanted = settings.predict.max_predictions.saturating_mul(3) + 1;
-        // (pre-potential, match, body) of every candidate that passed the recall gate.
-        let mut passed: Vec<(f64, PatternMatch, CandidateBody)> = Vec::new();
-        let mut read = 0;
-        // The first round reads as many as the pruning set needs; each next one doubles.
-        let mut chunk = wanted;
-        while read < order.len() {
-            let end = (read + chunk).min(order.len());
-            let names: Vec<String> = order[read..end].iter().map(|(_, n)| n.clone()).collect();
-            let bodies = self
-                .clickhouse()
-                .candidates(kb, &CandidateBase::Names(names), filters)
-                .await?;
-            for body in bodies {
-                let matching = &settings.predict.matching;
-                if let Some(found) = match_pattern(&body.pattern_data, stm, matching) {
-                    passed.push((pre_potential_of(&found), found, body));
-                }
-            }
-            read = end;
-            chunk = chunk.saturating_mul(2);
-            if passed.len() >= wanted {
-                passed.sort_by(|(a_pre, a, a_body), (b_pre, b, b_body)| {
-                    pruning_order(
-                        (*a_pre, a.similarity, &a_body.name),
-                        (*b_pre, b.similarity, &b_body.name),
-                    )
-                });
-                // Only the pruning set and one more reach `predict`: it keeps exactly the
-                // first `wanted - 1` in this order, and the extra one makes it prune.
-                passed.truncate(wanted);
-                let worst_kept = passed[wanted - 2].0;
-                if read < order.len() && worst_kept > order[read].0 + BOUND_SLACK {
-                    break;
-                }
-            }
-        }
-        let matched = passed
-            .into_iter()
-            .map(|(_, found, body)| (found, body))
-            .collect();
-        Ok((matched, read))
     }
 
     async fn with_redis_values(
@@ -277,6 +203,116 @@ impl KnowledgeBase {
         Ok(statistics)
     }
 }
+
+/// The candidates the 3 x `max_predictions` pruning can keep, found without scoring every body
+/// that passed the similarity bound: bodies are scored in decreasing order of
+/// [`pre_potential_upper_bound`] until more than the pruning set passed and the set's worst
+/// pre-potential exceeds the next bound; no candidate left unscored can then enter the pruned
+/// set, so the predictions equal those of scoring them all. Returns the matches and bodies
+/// handed on (at most the pruning set and one more) and how many bodies were scored.
+///
+/// Exact token mode only (the similarity-bound path, not fuzzy). Scoring computes only the
+/// numbers `_pre_potential` needs ([`TokenMatcher::scores`], equal to [`match_pattern`]'s); the
+/// full match is built for the bodies handed on alone.
+fn best_by_bound(
+    stm: &[Vec<String>],
+    bodies: Vec<CandidateBody>,
+    settings: &PredictionSettings,
+) -> (Vec<(PatternMatch, CandidateBody)>, usize) {
+    let matching = &settings.predict.matching;
+    let matcher = TokenMatcher::new(stm);
+    let stm_length = u32::try_from(stm.iter().map(Vec::len).sum::<usize>()).unwrap_or(u32::MAX);
+    let bounds: Vec<f64> = bodies
+        .iter()
+        .map(|body| {
+            let length = body.pattern_data.iter().map(Vec::len).sum::<usize>();
+            let length = u32::try_from(length).unwrap_or(u32::MAX);
+            let overlap = matcher.overlap(&body.pattern_data);
+            pre_potential_upper_bound(overlap, length, stm_length)
+        })
+        .collect();
+    // Equal bounds may come in any order: the stop test compares values only.
+    let mut order: Vec<usize> = (0..bodies.len()).collect();
+    order.sort_unstable_by(|&a, &b| bounds[b].total_cmp(&bounds[a]));
+    // The pruning keeps the first `3 * max_predictions` in pruning order; one more candidate
+    // handed on makes it prune exactly when it would over every candidate.
+    let kept = settings.predict.max_predictions.saturating_mul(3);
+    // The best `kept` so far, the worst on top, and one that ranks after all of them.
+    let mut best: BinaryHeap<Ranked<'_>> = BinaryHeap::with_capacity(kept + 1);
+    let mut beyond: Option<Ranked<'_>> = None;
+    let mut scored = 0;
+    for &index in &order {
+        if best.len() == kept
+            && beyond.is_some()
+            && best
+                .peek()
+                .is_some_and(|worst| worst.pre_potential > bounds[index] + BOUND_SLACK)
+        {
+            break;
+        }
+        scored += 1;
+        let body = &bodies[index];
+        let Some(scores) = matcher.scores(&body.pattern_data, matching.recall_threshold) else {
+            continue;
+        };
+        best.push(Ranked {
+            pre_potential: pre_potential_of(scores),
+            similarity: scores.similarity,
+            name: &body.name,
+            index,
+        });
+        if best.len() > kept {
+            // The dropped one ranks after every candidate `best` will hold (its worst only
+            // improves), so any of them can be the extra one.
+            let dropped = best.pop();
+            beyond = beyond.or(dropped);
+        }
+    }
+    let handed: Vec<usize> = best.into_iter().chain(beyond).map(|r| r.index).collect();
+    let mut bodies: Vec<Option<CandidateBody>> = bodies.into_iter().map(Some).collect();
+    let matched = handed
+        .into_iter()
+        .filter_map(|index| {
+            let body = bodies[index].take()?;
+            // `Some` for each: `scores` kept them, and it drops exactly what this drops.
+            match_pattern(&body.pattern_data, stm, matching).map(|found| (found, body))
+        })
+        .collect();
+    (matched, scored)
+}
+
+/// A scored candidate in the pruning order ([`pruning_order`]): a greater one ranks later.
+#[derive(Debug)]
+struct Ranked<'b> {
+    pre_potential: f64,
+    similarity: f64,
+    name: &'b str,
+    /// Its place in the bodies.
+    index: usize,
+}
+
+impl Ord for Ranked<'_> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        pruning_order(
+            (self.pre_potential, self.similarity, self.name),
+            (other.pre_potential, other.similarity, other.name),
+        )
+    }
+}
+
+impl PartialOrd for Ranked<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Ranked<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Ranked<'_> {}
 
 fn parse_emotives(entry: &str) -> Result<BTreeMap<String, f64>, KbError> {
     serde_json::from_str(entry).map_err(|e| KbError::InvalidInput {
@@ -361,4 +397,72 @@ pub fn candidate_query(
         }
     }
     Ok(Some(CandidateQuery { base, filters }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn events(text: &str) -> Vec<Vec<String>> {
+        text.split('|')
+            .map(|event| event.split(' ').map(str::to_owned).collect())
+            .collect()
+    }
+
+    /// The bound-ordered selection hands on exactly the first `3 * max_predictions` of every
+    /// candidate in pruning order plus one more, without scoring them all.
+    #[test]
+    fn best_by_bound_keeps_the_pruning_set_and_stops_early() {
+        let stm = events("a|b c|d");
+        let mut settings = PredictionSettings::default();
+        settings.predict.max_predictions = 2;
+        let patterns = [
+            "a|b c|d",
+            "a|b|c d",
+            "x|a|b c",
+            "a|y|z|w",
+            "b|c|q",
+            "d|a",
+            "a b|c d|e",
+            "z|z|z|a",
+            "q|r|s|t|u|v|a",
+            "c|d|a|b",
+            "x|y",
+            "a|a|a|b",
+        ];
+        let bodies: Vec<CandidateBody> = patterns
+            .iter()
+            .enumerate()
+            .map(|(i, pattern)| CandidateBody {
+                name: format!("{i:040}"),
+                pattern_data: events(pattern),
+            })
+            .collect();
+        let matching = &settings.predict.matching;
+        let mut every: Vec<(f64, f64, String)> = bodies
+            .iter()
+            .filter_map(|body| {
+                let found = match_pattern(&body.pattern_data, &stm, matching)?;
+                Some((
+                    pre_potential_of(found.scores()),
+                    found.similarity,
+                    body.name.clone(),
+                ))
+            })
+            .collect();
+        every.sort_by(|a, b| pruning_order((a.0, a.1, &a.2), (b.0, b.1, &b.2)));
+        let (handed, scored) = best_by_bound(&stm, bodies.clone(), &settings);
+        assert!(scored < bodies.len(), "stops early: scored {scored}");
+        let mut names: Vec<String> = handed.iter().map(|(_, body)| body.name.clone()).collect();
+        names.sort_by_key(|name| every.iter().position(|e| &e.2 == name));
+        let expected: Vec<String> = every.iter().take(6).map(|e| e.2.clone()).collect();
+        assert_eq!(names.len(), 7);
+        assert_eq!(names[..6], expected[..]);
+        for (found, body) in &handed {
+            assert_eq!(
+                Some(found),
+                match_pattern(&body.pattern_data, &stm, matching).as_ref()
+            );
+        }
+    }
 }

@@ -393,27 +393,6 @@ async fn candidates_by_similarity_bound_first_token_and_filters() {
         names(store.candidates(&kb, &bound(0.23), &[]).await.unwrap()),
         expected
     );
-    let bounded: Vec<(String, u32, u32)> = store
-        .similarity_bounded(&kb, &[("a".into(), 1), ("b".into(), 1)], 2, 0.2)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|c| (c.name, c.overlap, c.pattern_length))
-        .collect();
-    let mut expected = vec![
-        (name("ab"), 2, 2),
-        (name("abcdefgh"), 1, 7),
-        (name("ba"), 2, 3),
-    ];
-    expected.sort();
-    assert_eq!(bounded, expected);
-    let by_name = CandidateBase::Names(vec![name("xy"), name("ba"), name("nothere")]);
-    let mut expected = vec![name("ba"), name("xy")];
-    expected.sort();
-    assert_eq!(
-        names(store.candidates(&kb, &by_name, &[]).await.unwrap()),
-        expected
-    );
     assert_eq!(
         names(store.candidates(&kb, &bound(0.81), &[]).await.unwrap()),
         [name("ab")]

@@ -30,11 +30,13 @@ mod alignment;
 mod fuzzy;
 mod sequence_matcher;
 mod similarity;
+mod token_matcher;
 
 use serde::Serialize;
 
 use alignment::{extract, split_events};
 use similarity::{character_score, native_cutoff, token_score};
+pub use token_matcher::{MatchScores, TokenMatcher};
 
 /// How the multi-symbol path matches one pattern.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -129,24 +131,15 @@ pub fn match_pattern(
     let p = flatten(pattern);
     let s = flatten(stm);
     let threshold = config.recall_threshold;
-    // RapidFuzz keeps candidates scoring at or above `threshold * 100 - 1e-6` (a Python comparison
-    // for the token scorer; the native character scorer sees the cutoff rounded to single
-    // precision). The reference then checks the similarity against the threshold once more.
-    let cutoff = threshold * 100.0 - 1e-6;
-    let (score, kept) = if config.use_token_matching {
-        let score = token_score(&p, &s);
-        (score, score >= cutoff)
+    let (score, cutoff) = if config.use_token_matching {
+        (token_score(&p, &s), rapidfuzz_cutoff(threshold))
     } else {
         // The reference's RapidFuzz rejects a negative cutoff and returns no predictions at all;
         // DESIGN.md section 8 lets a threshold of 0 keep every candidate instead.
-        let cutoff = native_cutoff(cutoff.max(0.0));
-        let score = character_score(&p, &s, cutoff);
-        (score, score >= cutoff)
+        let cutoff = native_cutoff(rapidfuzz_cutoff(threshold).max(0.0));
+        (character_score(&p, &s, cutoff), cutoff)
     };
-    let similarity = score / 100.0;
-    if !(kept && similarity >= threshold) {
-        return None;
-    }
+    let similarity = recalled(score, cutoff, threshold)?;
     let extraction = extract(&p, &s, threshold)?;
     let (matches, anomalies, flat_extras) = if config.fuzzy_token_threshold > 0.0 {
         let fuzzy = fuzzy::match_tokens(&p, &s, config.fuzzy_token_threshold);
@@ -239,6 +232,20 @@ pub fn match_single_symbol(pattern: &[Vec<String>], symbol: &str) -> Option<Sing
         missing: owned(&extraction.flat_missing),
         extras: owned(&extraction.flat_extras),
     })
+}
+
+/// The score RapidFuzz's `process` functions keep at or above: `threshold * 100 - 1e-6` (a Python
+/// comparison for the token scorer; the native character scorer sees it rounded to single
+/// precision, [`native_cutoff`]).
+fn rapidfuzz_cutoff(threshold: f64) -> f64 {
+    threshold * 100.0 - 1e-6
+}
+
+/// The similarity of a candidate scoring `score` (a percentage) when it passes both recall checks
+/// of the reference: RapidFuzz's cutoff, then the similarity against the threshold once more.
+fn recalled(score: f64, cutoff: f64, threshold: f64) -> Option<f64> {
+    let similarity = score / 100.0;
+    (score >= cutoff && similarity >= threshold).then_some(similarity)
 }
 
 /// The symbols of `events` in order.

@@ -34,22 +34,62 @@ pub(super) struct Opcode {
     pub(super) j2: usize,
 }
 
-/// `SequenceMatcher(None, a, b, autojunk=False)`.
-#[derive(Debug)]
-pub(super) struct SequenceMatcher<'s, T> {
-    a: &'s [T],
-    b: &'s [T],
-    /// Positions of each element in `b`, ascending (CPython's `b2j` with nothing removed).
-    b2j: HashMap<&'s T, Vec<usize>>,
+/// Where each element occurs in `b`, ascending: CPython's `b2j` with nothing removed. A caller
+/// matching many `a` against one `b` builds it once and lends it to every matcher.
+pub(super) trait Positions<T> {
+    /// The positions of `element` in `b` (empty when it does not occur).
+    fn positions(&self, element: &T) -> &[usize];
 }
 
-impl<'s, T: Eq + Hash> SequenceMatcher<'s, T> {
-    pub(super) fn new(a: &'s [T], b: &'s [T]) -> Self {
+impl<T, P: Positions<T>> Positions<T> for &P {
+    fn positions(&self, element: &T) -> &[usize] {
+        (*self).positions(element)
+    }
+}
+
+/// `b2j` as CPython builds it: a map from element to its positions.
+#[derive(Debug)]
+pub(super) struct B2j<'s, T>(HashMap<&'s T, Vec<usize>>);
+
+impl<'s, T: Eq + Hash> B2j<'s, T> {
+    fn new(b: &'s [T]) -> Self {
         let mut b2j: HashMap<&'s T, Vec<usize>> = HashMap::new();
         for (j, element) in b.iter().enumerate() {
             b2j.entry(element).or_default().push(j);
         }
-        Self { a, b, b2j }
+        Self(b2j)
+    }
+}
+
+impl<T: Eq + Hash> Positions<T> for B2j<'_, T> {
+    fn positions(&self, element: &T) -> &[usize] {
+        self.0.get(element).map_or(&[][..], Vec::as_slice)
+    }
+}
+
+/// `SequenceMatcher(None, a, b, autojunk=False)`.
+#[derive(Debug)]
+pub(super) struct SequenceMatcher<'s, T, P = B2j<'s, T>> {
+    a: &'s [T],
+    b: &'s [T],
+    /// Positions of each element in `b`.
+    b2j: P,
+}
+
+impl<'s, T: Eq + Hash> SequenceMatcher<'s, T> {
+    pub(super) fn new(a: &'s [T], b: &'s [T]) -> Self {
+        Self::with_positions(a, b, B2j::new(b))
+    }
+}
+
+impl<'s, T: Eq, P: Positions<T>> SequenceMatcher<'s, T, P> {
+    /// A matcher whose `b2j` is `positions`, which must index exactly `b`.
+    pub(super) fn with_positions(a: &'s [T], b: &'s [T], positions: P) -> Self {
+        Self {
+            a,
+            b,
+            b2j: positions,
+        }
     }
 
     /// CPython's `set_seq1`: a new `a` against the same `b`, keeping the `b` index.
@@ -69,29 +109,33 @@ impl<'s, T: Eq + Hash> SequenceMatcher<'s, T> {
     ) -> Block {
         let (a, b) = (self.a, self.b);
         let (mut besti, mut bestj, mut bestsize) = (alo, blo, 0);
-        // j2len[j] = length of the longest match ending with a[i-1] and b[j].
-        let mut j2len: HashMap<usize, usize> = HashMap::new();
-        let mut newj2len: HashMap<usize, usize> = HashMap::new();
+        // j2len[j + 1] = length of the longest match ending with a[i-1] and b[j] (CPython's dict,
+        // 0 when absent; index 0 stands for j = -1). Dense rows, and only the entries a row set
+        // are reset, so a row costs what CPython's dict costs without hashing.
+        let mut j2len = vec![0; b.len() + 1];
+        let mut newj2len = vec![0; b.len() + 1];
+        let mut set: Vec<usize> = Vec::new();
+        let mut newly_set: Vec<usize> = Vec::new();
         for (i, element) in a.iter().enumerate().take(ahi).skip(alo) {
-            newj2len.clear();
-            for &j in self.b2j.get(element).map_or(&[][..], Vec::as_slice) {
+            for &j in self.b2j.positions(element) {
                 if j < blo {
                     continue;
                 }
                 if j >= bhi {
                     break;
                 }
-                let k = j
-                    .checked_sub(1)
-                    .and_then(|previous| j2len.get(&previous))
-                    .map_or(0, |length| *length)
-                    + 1;
-                newj2len.insert(j, k);
+                let k = j2len[j] + 1;
+                newj2len[j + 1] = k;
+                newly_set.push(j + 1);
                 if k > bestsize {
                     (besti, bestj, bestsize) = (i + 1 - k, j + 1 - k, k);
                 }
             }
+            for index in set.drain(..) {
+                j2len[index] = 0;
+            }
             std::mem::swap(&mut j2len, &mut newj2len);
+            std::mem::swap(&mut set, &mut newly_set);
         }
         // CPython then extends the block over equal non-junk neighbours. Without junk the scan
         // above already found a maximal block, so these loops never move it; they stay so the

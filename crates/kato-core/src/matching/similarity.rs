@@ -10,52 +10,78 @@ use std::hash::Hash;
 /// word operations per element of the longer one; a run costs one small map and one bit vector.
 pub(super) fn lcs_len<T: Eq + Hash>(x: &[T], y: &[T]) -> usize {
     let (short, long) = if x.len() <= y.len() { (x, y) } else { (y, x) };
-    if short.is_empty() {
-        return 0;
-    }
-    let words = short.len().div_ceil(64);
-    // masks[slot * words + w]: bit p of word w set where short[64 * w + p] is the slot's element.
     let mut slots: HashMap<&T, usize> = HashMap::with_capacity(short.len());
-    let mut masks: Vec<u64> = Vec::new();
-    for (position, element) in short.iter().enumerate() {
-        let next_slot = slots.len();
-        let slot = *slots.entry(element).or_insert(next_slot);
-        if slot == next_slot {
-            masks.resize(masks.len() + words, 0);
+    let slot_of_short: Vec<usize> = short
+        .iter()
+        .map(|element| {
+            let next_slot = slots.len();
+            *slots.entry(element).or_insert(next_slot)
+        })
+        .collect();
+    LcsMasks::new(&slot_of_short, slots.len())
+        .lcs_len(long.iter().map(|element| slots.get(element).copied()))
+}
+
+/// The bit masks of one side of an LCS (spec 3.1), built once and run against any number of
+/// other sequences. LCS is symmetric, so either side can hold the masks.
+#[derive(Debug, Clone)]
+pub(super) struct LcsMasks {
+    /// Words per mask: one bit per element of the masked side.
+    words: usize,
+    /// masks[slot * words + w]: bit p of word w set where element 64 * w + p has that slot.
+    masks: Vec<u64>,
+}
+
+impl LcsMasks {
+    /// Masks for a sequence given as slots (equal elements share a slot, slots are `0..slots`).
+    pub(super) fn new(sequence: &[usize], slots: usize) -> Self {
+        let words = sequence.len().div_ceil(64);
+        let mut masks = vec![0; slots * words];
+        for (position, &slot) in sequence.iter().enumerate() {
+            masks[slot * words + position / 64] |= 1 << (position % 64);
         }
-        masks[slot * words + position / 64] |= 1 << (position % 64);
+        Self { words, masks }
     }
-    // A zero bit in `row` marks a position of `short` that ends a step of the current LCS.
-    let mut row = vec![u64::MAX; words];
-    for element in long {
-        let Some(&slot) = slots.get(element) else {
-            continue;
-        };
-        let mask = &masks[slot * words..(slot + 1) * words];
-        let mut carry = false;
-        for (word, &m) in row.iter_mut().zip(mask) {
-            let matched = *word & m;
-            let (sum, overflow_a) = word.overflowing_add(matched);
-            let (sum, overflow_b) = sum.overflowing_add(u64::from(carry));
-            carry = overflow_a || overflow_b;
-            // `matched` is a subset of `word`, so this subtraction never borrows.
-            *word = sum | (*word - matched);
+
+    /// The LCS length of the masked sequence and `other`, given as the slot of each element
+    /// (`None` for an element the masked side does not hold).
+    pub(super) fn lcs_len(&self, other: impl IntoIterator<Item = Option<usize>>) -> usize {
+        if self.words == 0 {
+            return 0;
         }
+        // A zero bit in `row` marks a position of the masked side that ends a step of the LCS.
+        let mut row = vec![u64::MAX; self.words];
+        for slot in other.into_iter().flatten() {
+            let mask = &self.masks[slot * self.words..(slot + 1) * self.words];
+            let mut carry = false;
+            for (word, &m) in row.iter_mut().zip(mask) {
+                let matched = *word & m;
+                let (sum, overflow_a) = word.overflowing_add(matched);
+                let (sum, overflow_b) = sum.overflowing_add(u64::from(carry));
+                carry = overflow_a || overflow_b;
+                // `matched` is a subset of `word`, so this subtraction never borrows.
+                *word = sum | (*word - matched);
+            }
+        }
+        // Bits past the end of the masked side have no mask bit, so `*word - matched` keeps them
+        // set and they never count as zeros.
+        row.iter().map(|word| word.count_zeros() as usize).sum()
     }
-    // Bits past the end of `short` have no mask bit, so `*word - matched` keeps them set and
-    // they never count as zeros.
-    row.iter().map(|word| word.count_zeros() as usize).sum()
 }
 
 /// Token-mode score of spec 3.1, the reference scorer's percentage: `(2 * LCS / (|p| + |s|)) *
 /// 100`. The similarity is this divided by 100, so `2/3` comes out as `0.6666666666666665`. Two
 /// empty sequences count as identical (100), as RapidFuzz does for two empty strings.
 pub(super) fn token_score<T: Eq + Hash>(p: &[T], s: &[T]) -> f64 {
-    let total = p.len() + s.len();
+    token_score_of(lcs_len(p, s), p.len() + s.len())
+}
+
+/// [`token_score`] from the LCS length and `|p| + |s|`.
+pub(super) fn token_score_of(lcs: usize, total: usize) -> f64 {
     if total == 0 {
         return 100.0;
     }
-    (2.0 * lcs_len(p, s) as f64 / total as f64) * 100.0
+    (2.0 * lcs as f64 / total as f64) * 100.0
 }
 
 /// RapidFuzz's `fuzz.ratio` (0 to 100) as its native scorer computes it under `score_cutoff`,

@@ -21,7 +21,7 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
-use crate::matching::{Anomaly, MatchConfig, PatternMatch, match_pattern};
+use crate::matching::{Anomaly, MatchConfig, MatchScores, PatternMatch, match_pattern};
 
 /// A learned pattern offered to [`predict`], with what Redis knows of it.
 #[derive(Debug, Clone, PartialEq)]
@@ -416,14 +416,15 @@ pub fn predict_matched(
     full::predict_full(stm, matched, statistics, config)
 }
 
-/// `_pre_potential` of one matched pattern (spec 4 step C): what the 3 x `max_predictions`
-/// pruning ranks by.
-pub fn pre_potential_of(found: &PatternMatch) -> f64 {
+/// `_pre_potential` of one matched pattern (spec 4 step C) from its scores
+/// ([`PatternMatch::scores`] or [`TokenMatcher::scores`](crate::matching::TokenMatcher::scores)):
+/// what the 3 x `max_predictions` pruning ranks by.
+pub fn pre_potential_of(scores: MatchScores) -> f64 {
     metrics::pre_potential(
-        found.evidence,
-        found.confidence,
-        found.snr,
-        found.fragmentation,
+        scores.evidence,
+        scores.confidence,
+        scores.snr,
+        scores.fragmentation,
     )
 }
 
@@ -431,32 +432,30 @@ pub fn pre_potential_of(found: &PatternMatch) -> f64 {
 /// shares `overlap = sum_s min(count_P(s), count_S(s))` symbols with an STM of `stm_length`
 /// symbols, valid in exact token mode (not fuzzy: fuzzy matches may exceed the overlap).
 ///
-/// Why it holds: the matches `m` lie in difflib blocks of equal tokens, so `m <= overlap`;
-/// the flat extras `e >= stm_length - overlap`; snr `(2m - e) / (2m + e)` grows with `m` and
-/// falls with `e`; confidence is at most 1 and the fragmentation term at most 1; and with a
-/// negative snr the product is largest when evidence + confidence is smallest, at least
-/// `2 / length` for a candidate with a block. A caller
-/// that scores candidates in decreasing bound order can stop once its pruning set is full
-/// and the worst kept value exceeds the next bound: the rest cannot enter the set.
+/// Why it holds: the `m` matched symbols lie in difflib blocks of equal tokens, so
+/// `1 <= m <= overlap` for a candidate with a block, and the flat extras are exactly
+/// `stm_length - m` (see [`TokenMatcher`](crate::matching::TokenMatcher)), so snr is a function
+/// of `m`. For each `m`: evidence is `m / length`; with snr >= 0, confidence and the
+/// fragmentation term are at most 1; with snr < 0 the product is largest when confidence is
+/// smallest, at least `m / length` (the present is at most the whole pattern), and the
+/// fragmentation term is still at most 1. The bound is the largest of these over `m`. A caller
+/// that scores candidates in decreasing bound order can stop once its pruning set is full and
+/// the worst kept value exceeds the next bound: the rest cannot enter the set.
 pub fn pre_potential_upper_bound(overlap: u32, pattern_length: u32, stm_length: u32) -> f64 {
-    if overlap == 0 || pattern_length == 0 {
-        // No block: the candidate is dropped (threshold > 0) or scores 0.
-        return 0.0;
-    }
-    let (overlap, length, stm) = (
-        f64::from(overlap),
-        f64::from(pattern_length),
-        f64::from(stm_length),
-    );
-    let extras = (stm - overlap).max(0.0);
-    let snr = (2.0 * overlap - extras) / (2.0 * overlap + extras);
-    if snr >= 0.0 {
-        (overlap / length + 1.0) * snr + 1.0
-    } else {
-        // A surviving candidate has a block, so m >= 1 and evidence + confidence >= 2/length
-        // (the present is at most the whole pattern); a negative snr scales that least value.
-        (2.0 / length) * snr + 1.0
-    }
+    let length = f64::from(pattern_length);
+    (1..=overlap.min(pattern_length).min(stm_length))
+        .map(|m| {
+            let evidence = f64::from(m) / length;
+            let extras = f64::from(stm_length - m);
+            let snr = (2.0 * f64::from(m) - extras) / (2.0 * f64::from(m) + extras);
+            if snr >= 0.0 {
+                (evidence + 1.0) * snr + 1.0
+            } else {
+                2.0 * evidence * snr + 1.0
+            }
+        })
+        // No possible block: the candidate is dropped (threshold > 0) or scores 0.
+        .fold(0.0, f64::max)
 }
 
 /// The order of the 3 x `max_predictions` pruning (spec 4 step C with DESIGN.md's ties) over

@@ -398,20 +398,17 @@ async fn indexed_search_equals_scoring_every_pattern() {
                 .predict_counted(&kb, &stm, &settings)
                 .await
                 .expect("indexed");
-            if let Some(kato_kb::CandidateQuery {
-                base:
-                    kato_clickhouse::CandidateBase::SimilarityBound {
-                        symbol_counts,
-                        stm_length,
-                        threshold,
-                    },
-                ..
-            }) = kato_kb::candidate_query(&stm, &settings).unwrap()
+            if let Some(
+                query @ kato_kb::CandidateQuery {
+                    base: kato_clickhouse::CandidateBase::SimilarityBound { .. },
+                    ..
+                },
+            ) = kato_kb::candidate_query(&stm, &settings).unwrap()
             {
                 let bounded = test
                     .kb
                     .clickhouse()
-                    .similarity_bounded(&kb, &symbol_counts, stm_length, threshold)
+                    .candidates(&kb, &query.base, &query.filters)
                     .await
                     .unwrap();
                 if scored < bounded.len() {

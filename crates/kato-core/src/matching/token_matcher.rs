@@ -1,0 +1,220 @@
+//! The STM prepared once for scoring many patterns in exact token mode: what a caller needs to
+//! rank thousands of candidates by `_pre_potential` (spec 4 step C) before building the full
+//! [`PatternMatch`](super::PatternMatch) of the few it keeps.
+//!
+//! Every per-STM structure (symbol ids, difflib's `b2j`, the LCS bit masks) is built once; a
+//! pattern costs one id lookup per symbol, one LCS pass and one difflib block search, with no
+//! string copied. The flat extras count needs no second difflib run: the blocks of
+//! `SequenceMatcher(present, S)` are those of `SequenceMatcher(P, S)` (every block lies in the
+//! present, and difflib's choices inside it do not change), so `e_flat = |S| - m`.
+
+use std::collections::HashMap;
+
+use super::alignment::split_events;
+use super::sequence_matcher::{Positions, SequenceMatcher};
+use super::similarity::{LcsMasks, token_score_of};
+use super::{PatternMatch, fraction, rapidfuzz_cutoff, recalled, signal_to_noise};
+
+/// The id of a pattern symbol the STM does not hold; never equal to an STM symbol's id.
+const ABSENT: u32 = u32::MAX;
+
+/// The numbers of a [`PatternMatch`] without its symbol lists: what ranking candidates by
+/// `_pre_potential` needs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MatchScores {
+    /// As [`PatternMatch::similarity`].
+    pub similarity: f64,
+    /// As [`PatternMatch::evidence`].
+    pub evidence: f64,
+    /// As [`PatternMatch::confidence`].
+    pub confidence: f64,
+    /// As [`PatternMatch::snr`].
+    pub snr: f64,
+    /// As [`PatternMatch::fragmentation`].
+    pub fragmentation: f64,
+}
+
+impl PatternMatch {
+    /// The numbers of this match.
+    pub fn scores(&self) -> MatchScores {
+        MatchScores {
+            similarity: self.similarity,
+            evidence: self.evidence,
+            confidence: self.confidence,
+            snr: self.snr,
+            fragmentation: self.fragmentation,
+        }
+    }
+}
+
+/// Positions in the flat STM of each symbol id.
+#[derive(Debug)]
+struct StmPositions(Vec<Vec<usize>>);
+
+impl Positions<u32> for StmPositions {
+    fn positions(&self, id: &u32) -> &[usize] {
+        self.0.get(*id as usize).map_or(&[][..], Vec::as_slice)
+    }
+}
+
+/// An STM (at least one symbol) prepared for matching many patterns in exact token mode
+/// (`use_token_matching`, no fuzzy matching).
+#[derive(Debug)]
+pub struct TokenMatcher<'s> {
+    /// Each distinct STM symbol's id: `0..ids.len()`, in order of first occurrence.
+    ids: HashMap<&'s str, u32>,
+    /// The flat STM.
+    symbols: Vec<&'s str>,
+    /// The flat STM as ids.
+    state: Vec<u32>,
+    /// Occurrences in the STM, per id.
+    counts: Vec<u32>,
+    positions: StmPositions,
+    masks: LcsMasks,
+}
+
+impl<'s> TokenMatcher<'s> {
+    /// Prepares `stm` (events).
+    pub fn new(stm: &'s [Vec<String>]) -> Self {
+        let symbols: Vec<&str> = stm.iter().flatten().map(String::as_str).collect();
+        let mut ids: HashMap<&str, u32> = HashMap::with_capacity(symbols.len());
+        let state: Vec<u32> = symbols
+            .iter()
+            .map(|symbol| {
+                let next = u32::try_from(ids.len()).unwrap_or(ABSENT - 1);
+                *ids.entry(symbol).or_insert(next)
+            })
+            .collect();
+        let mut counts = vec![0; ids.len()];
+        let mut positions = vec![Vec::new(); ids.len()];
+        for (j, &id) in state.iter().enumerate() {
+            counts[id as usize] += 1;
+            positions[id as usize].push(j);
+        }
+        let slots: Vec<usize> = state.iter().map(|&id| id as usize).collect();
+        Self {
+            masks: LcsMasks::new(&slots, ids.len()),
+            ids,
+            symbols,
+            state,
+            counts,
+            positions: StmPositions(positions),
+        }
+    }
+
+    /// `sum_s min(count_P(s), count_S(s))`: how many symbols `pattern` shares with the STM,
+    /// repeats included (what [`pre_potential_upper_bound`](crate::predict::pre_potential_upper_bound)
+    /// takes).
+    pub fn overlap(&self, pattern: &[Vec<String>]) -> u32 {
+        let mut left = self.counts.clone();
+        let mut shared = 0;
+        for id in self.ids_of(pattern) {
+            if let Some(count) = left.get_mut(id as usize)
+                && *count > 0
+            {
+                *count -= 1;
+                shared += 1;
+            }
+        }
+        shared
+    }
+
+    /// The scores [`match_pattern`](super::match_pattern) gives `pattern` against this STM in
+    /// exact token mode with `recall_threshold`, equal to the last bit; `None` exactly when it
+    /// drops the candidate.
+    pub fn scores(&self, pattern: &[Vec<String>], recall_threshold: f64) -> Option<MatchScores> {
+        let p: Vec<u32> = self.ids_of(pattern).collect();
+        let s = &self.state;
+        let lcs = self
+            .masks
+            .lcs_len(p.iter().map(|&id| (id != ABSENT).then_some(id as usize)));
+        let cutoff = rapidfuzz_cutoff(recall_threshold);
+        let similarity = recalled(
+            token_score_of(lcs, p.len() + s.len()),
+            cutoff,
+            recall_threshold,
+        )?;
+        let blocks = SequenceMatcher::with_positions(&p, s, &self.positions).get_matching_blocks();
+        // The last block is the sentinel.
+        let real = &blocks[..blocks.len() - 1];
+        let matched: usize = real.iter().map(|block| block.size).sum();
+        let (past_len, present_end) = match (real.first(), real.last()) {
+            (Some(first), Some(last)) => (first.a, last.a + last.size),
+            _ if recall_threshold > 0.0 => return None,
+            _ => (0, p.len()),
+        };
+        let first_match = real.first().map(|block| self.symbols[block.b]);
+        let (past_end, present_end) =
+            split_events(pattern, past_len, present_end - past_len, first_match);
+        let present_symbols = pattern[past_end..present_end].iter().map(Vec::len).sum();
+        Some(MatchScores {
+            similarity,
+            evidence: fraction(matched, p.len()),
+            confidence: fraction(matched, present_symbols),
+            snr: signal_to_noise(matched, s.len() - matched),
+            fragmentation: real.len() as f64 - 1.0,
+        })
+    }
+
+    /// The flat symbols of `pattern` as STM ids ([`ABSENT`] for the others).
+    fn ids_of<'p>(&'p self, pattern: &'p [Vec<String>]) -> impl Iterator<Item = u32> + 'p {
+        pattern
+            .iter()
+            .flatten()
+            .map(|symbol| self.ids.get(symbol.as_str()).copied().unwrap_or(ABSENT))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::matching::{MatchConfig, match_pattern};
+
+    fn events() -> impl Strategy<Value = Vec<Vec<String>>> {
+        // A small alphabet so patterns and STMs share symbols, repeats included.
+        let symbol =
+            prop::sample::select(vec!["a", "b", "c", "d", "e", "f"]).prop_map(String::from);
+        prop::collection::vec(prop::collection::vec(symbol, 1..4), 0..7)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 3000,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(0x6b61_746f_746f_6b6e),
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        /// The prepared scores are `match_pattern`'s, bit for bit, and drop the same candidates.
+        #[test]
+        fn scores_equal_match_pattern(
+            pattern in events(),
+            stm in events(),
+            threshold in prop::sample::select(vec![0.0, 0.01, 0.1, 0.3, 0.5, 0.9]),
+        ) {
+            let config = MatchConfig {
+                recall_threshold: threshold,
+                use_token_matching: true,
+                fuzzy_token_threshold: 0.0,
+            };
+            let expected = match_pattern(&pattern, &stm, &config).map(|found| found.scores());
+            let matcher = TokenMatcher::new(&stm);
+            prop_assert_eq!(matcher.scores(&pattern, threshold), expected);
+        }
+
+        #[test]
+        fn overlap_is_the_multiset_intersection(pattern in events(), stm in events()) {
+            let mut counts: HashMap<&str, (u32, u32)> = HashMap::new();
+            for symbol in pattern.iter().flatten() {
+                counts.entry(symbol).or_default().0 += 1;
+            }
+            for symbol in stm.iter().flatten() {
+                counts.entry(symbol).or_default().1 += 1;
+            }
+            let expected: u32 = counts.values().map(|(p, s)| (*p).min(*s)).sum();
+            prop_assert_eq!(TokenMatcher::new(&stm).overlap(&pattern), expected);
+        }
+    }
+}
