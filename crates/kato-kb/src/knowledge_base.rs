@@ -325,13 +325,27 @@ fn validate_context(context: &LearnContext) -> Result<(), KbError> {
             reason: format!("{} is not in 1..={MAX_PERSISTENCE}", context.persistence),
         });
     }
-    for emotives in &context.emotives {
-        if let Some((key, value)) = emotives.iter().find(|(_, v)| !v.is_finite()) {
-            return Err(KbError::InvalidInput {
-                field: "emotives",
-                reason: format!("{key:?} is {value}, not a finite number"),
-            });
-        }
+    context.emotives.iter().try_for_each(validate_emotives)
+}
+
+/// The largest emotive magnitude a learn takes. Affinities are running sums over every learn
+/// (`HINCRBYFLOAT`), which fails on an infinite result; values this small keep every mean and
+/// sum finite for any realistic number of learns.
+pub const MAX_EMOTIVE_MAGNITUDE: f64 = 1e12;
+
+/// Checks one observation's emotives: each a finite number of magnitude at most
+/// [`MAX_EMOTIVE_MAGNITUDE`].
+pub fn validate_emotives(emotives: &BTreeMap<String, f64>) -> Result<(), KbError> {
+    match emotives
+        .iter()
+        .find(|(_, v)| !(v.is_finite() && v.abs() <= MAX_EMOTIVE_MAGNITUDE))
+    {
+        Some((key, value)) => Err(KbError::InvalidInput {
+            field: "emotives",
+            reason: format!(
+                "{key:?} is {value}, not a number within -{MAX_EMOTIVE_MAGNITUDE:e}..={MAX_EMOTIVE_MAGNITUDE:e}"
+            ),
+        }),
+        None => Ok(()),
     }
-    Ok(())
 }

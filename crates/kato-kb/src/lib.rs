@@ -28,7 +28,7 @@ mod session_config;
 pub use error::{ErrorKind, KbError};
 pub use knowledge_base::{
     DEFAULT_PERSISTENCE, KnowledgeBase, KnowledgeBaseConfig, LearnContext, Learned,
-    MAX_PERSISTENCE, StoredPattern,
+    MAX_EMOTIVE_MAGNITUDE, MAX_PERSISTENCE, StoredPattern, validate_emotives,
 };
 pub use predict::{CandidateQuery, candidate_query};
 pub use repair::{RehydrateReport, VerifyReport};

@@ -203,6 +203,14 @@ impl SessionConfig {
         check_range("minhash_bands", self.minhash_bands, 1, Some(100))?;
         check_range("minhash_rows", self.minhash_rows, 1, Some(20))?;
         check_range("minhash_num_hashes", self.minhash_num_hashes, 10, Some(256))?;
+        let rows = self.minhash_rows.unwrap_or(5);
+        let num_hashes = self.minhash_num_hashes.unwrap_or(100);
+        if rows > num_hashes {
+            return Err(invalid(
+                "minhash_rows",
+                format!("{rows} rows per band do not fit {num_hashes} permutations"),
+            ));
+        }
         check_range(
             "bloom_false_positive_rate",
             self.bloom_false_positive_rate,
@@ -260,12 +268,17 @@ impl SessionConfig {
 
     /// These overrides changed by `changes` (a JSON object of the reference's keys), or every
     /// problem found, keyed by the key it concerns. A `null` value removes the override; an
-    /// unknown `stm_mode` becomes `CLEAR`, and `use_token_matching` without `sort_symbols` sets
-    /// both, as in the reference. Keys the reference's config object carries but nobody sets
-    /// (`session_id`, `node_id`, `created_at`, `updated_at`, `version`) are ignored; any other
-    /// unknown key is an error.
+    /// unknown `stm_mode` becomes `CLEAR`, as in the reference. Keys the reference accepts and
+    /// ignores (`sort`, and `session_id`, `node_id`, `created_at`, `updated_at`, `version` of
+    /// its config object) are ignored; any other unknown key is an error. The result is checked
+    /// as a whole too (MinHash rows must fit the permutations).
+    ///
+    /// Unlike the reference, `use_token_matching` does not also set `sort_symbols`: the
+    /// reference's observe ignores the session's `sort_symbols`, so its toggle never changes
+    /// pattern names; here observe honours it, and the toggle would.
     pub fn updated(&self, changes: &Map<String, Value>) -> Result<Self, BTreeMap<String, String>> {
-        const IGNORED: [&str; 5] = [
+        const IGNORED: [&str; 6] = [
+            "sort",
             "session_id",
             "node_id",
             "created_at",
@@ -316,14 +329,15 @@ impl SessionConfig {
         if !errors.is_empty() {
             return Err(errors);
         }
-        if let Some(token) = changes.get("use_token_matching")
-            && !token.is_null()
-            && !changes.contains_key("sort_symbols")
-        {
-            merged.insert("sort_symbols".to_owned(), token.clone());
+        let updated: SessionConfig = serde_json::from_value(Value::Object(merged))
+            .map_err(|e| BTreeMap::from([("config".to_owned(), e.to_string())]))?;
+        match updated.validate() {
+            Ok(()) => Ok(updated),
+            Err(KbError::InvalidInput { field, reason }) => {
+                Err(BTreeMap::from([(field.to_owned(), reason)]))
+            }
+            Err(other) => Err(BTreeMap::from([("config".to_owned(), other.to_string())])),
         }
-        serde_json::from_value(Value::Object(merged))
-            .map_err(|e| BTreeMap::from([("config".to_owned(), e.to_string())]))
     }
 
     /// These overrides where set, `defaults` elsewhere (e.g. a session's over the server's).
@@ -449,13 +463,17 @@ mod tests {
                 "stm_mode": "SOMETHING",
                 "use_token_matching": false,
                 "session_id": "ignored",
+                "sort": true,
             })))
             .unwrap();
         assert_eq!(updated.max_predictions, Some(7));
         assert_eq!(updated.recall_threshold, None);
         assert_eq!(updated.stm_mode.as_deref(), Some("CLEAR"));
         assert_eq!(updated.use_token_matching, Some(false));
-        assert_eq!(updated.sort_symbols, Some(false));
+        assert_eq!(
+            updated.sort_symbols, None,
+            "use_token_matching leaves sort_symbols alone"
+        );
     }
 
     #[test]
@@ -474,6 +492,17 @@ mod tests {
         );
         assert_eq!(errors["bogus"], "unknown configuration key");
         assert!(errors["recall_threshold"].contains("outside"), "{errors:?}");
+    }
+
+    #[test]
+    fn an_update_is_checked_as_a_whole() {
+        let errors = SessionConfig::default()
+            .updated(&object(serde_json::json!({
+                "minhash_rows": 20,
+                "minhash_num_hashes": 10,
+            })))
+            .unwrap_err();
+        assert!(errors.contains_key("minhash_rows"), "{errors:?}");
     }
 
     #[test]

@@ -51,6 +51,12 @@ redis.call('EXPIRE', KEYS[1], ARGV[3])
 return 1
 ";
 
+/// Extends the lease if the caller's token still holds the lock: 1 extended, 0 lost.
+const RENEW_SCRIPT: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+";
+
 /// Releases the lock only if the caller's token still holds it.
 const UNLOCK_SCRIPT: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -95,6 +101,8 @@ pub struct SessionLock {
     session_key: String,
     lock_key: String,
     token: String,
+    /// Dropping it stops the task that renews the lease while the lock is held.
+    _renewal: tokio::sync::oneshot::Sender<()>,
 }
 
 /// What a locked save found.
@@ -117,6 +125,7 @@ pub struct SessionStore {
     index_key: String,
     touch: redis::Script,
     lock: redis::Script,
+    renew: redis::Script,
     save: redis::Script,
     unlock: redis::Script,
 }
@@ -148,6 +157,7 @@ impl SessionStore {
             config,
             touch: redis::Script::new(TOUCH_SCRIPT),
             lock: redis::Script::new(LOCK_SCRIPT),
+            renew: redis::Script::new(RENEW_SCRIPT),
             save: redis::Script::new(SAVE_SCRIPT),
             unlock: redis::Script::new(UNLOCK_SCRIPT),
         }
@@ -256,12 +266,14 @@ impl SessionStore {
 
     /// Takes the session's write lock and reads it (sliding its TTL), waiting up to the
     /// configured time while another writer holds it; `None` when the session does not exist.
+    ///
+    /// While the lock is held a background task renews its lease every third of it, so a
+    /// long request keeps it; the task stops when the lock is saved, unlocked or dropped, and
+    /// a crashed holder's lock expires one lease after its last renewal.
     pub async fn lock(&self, id: &str) -> Result<Option<(SessionLock, StoredSession)>, RedisError> {
-        let lock = SessionLock {
-            session_key: self.session_key(id),
-            lock_key: self.lock_key(id),
-            token: uuid::Uuid::new_v4().simple().to_string(),
-        };
+        let session_key = self.session_key(id);
+        let lock_key = self.lock_key(id);
+        let token = uuid::Uuid::new_v4().simple().to_string();
         let lease_ms = u64::try_from(self.config.lease.as_millis()).unwrap_or(u64::MAX);
         let deadline = tokio::time::Instant::now() + self.config.wait;
         let mut pause = Duration::from_millis(1);
@@ -269,9 +281,9 @@ impl SessionStore {
         loop {
             let reply: Vec<redis::Value> = self
                 .lock
-                .key(&lock.session_key)
-                .key(&lock.lock_key)
-                .arg(&lock.token)
+                .key(&session_key)
+                .key(&lock_key)
+                .arg(&token)
                 .arg(lease_ms)
                 .invoke_async(&mut connection)
                 .await?;
@@ -283,6 +295,13 @@ impl SessionStore {
                         .map_err(|_| RedisError::UnexpectedReply("session state"))?;
                     let ttl_seconds: u64 = redis::from_redis_value_ref(ttl)
                         .map_err(|_| RedisError::UnexpectedReply("session ttl"))?;
+                    let renewal = self.renew_while_held(lock_key.clone(), token.clone(), lease_ms);
+                    let lock = SessionLock {
+                        session_key,
+                        lock_key,
+                        token,
+                        _renewal: renewal,
+                    };
                     return Ok(Some((lock, StoredSession { state, ttl_seconds })));
                 }
                 _ => return Err(RedisError::UnexpectedReply("session lock reply")),
@@ -295,6 +314,38 @@ impl SessionStore {
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_millis(20));
         }
+    }
+
+    /// Spawns the task renewing a held lock's lease; it ends when the returned sender is
+    /// dropped or the lock is no longer this holder's.
+    fn renew_while_held(
+        &self,
+        lock_key: String,
+        token: String,
+        lease_ms: u64,
+    ) -> tokio::sync::oneshot::Sender<()> {
+        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        let renew = self.renew.clone();
+        let mut connection = self.connection.clone();
+        let every = self.config.lease / 3;
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = &mut stopped => return,
+                    () = tokio::time::sleep(every) => {}
+                }
+                let renewed: Result<i64, _> = renew
+                    .key(&lock_key)
+                    .arg(&token)
+                    .arg(lease_ms)
+                    .invoke_async(&mut connection)
+                    .await;
+                if !matches!(renewed, Ok(1)) {
+                    return;
+                }
+            }
+        });
+        stop
     }
 
     /// Writes the session's state under `lock` and releases it (see [`SaveOutcome`]).

@@ -49,7 +49,7 @@ impl Store {
     }
 }
 
-/// Every way a request can fail.
+/// Every way a request (or the server's start) can fail.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// The session middleware's 404: no such session, or it expired.
@@ -73,9 +73,27 @@ pub enum ApiError {
         /// The limit in bytes.
         limit: usize,
     },
-    /// Another request holds the session (409).
+    /// This request lost the session's lock before it could save (409): the session was not
+    /// updated, though learns it made stay learned.
     #[error("{0}")]
-    SessionBusy(String),
+    LeaseLost(String),
+    /// One observation of an observe-sequence was refused (400 with `observation_index`).
+    #[error("observation {index}: {message}")]
+    InvalidObservation {
+        /// Position in the sequence.
+        index: usize,
+        /// Why.
+        message: String,
+    },
+    /// The server is shutting down and did not finish the request (503).
+    #[error("the server is shutting down")]
+    ShuttingDown,
+    /// A start-up setting is invalid; the message names the variable (start-up only).
+    #[error("{0}")]
+    InvalidSetting(String),
+    /// A listener failed (start-up and serving only).
+    #[error("listener: {0}")]
+    Io(#[from] std::io::Error),
     /// The knowledge base refused the input or a store failed.
     #[error(transparent)]
     Kb(#[from] KbError),
@@ -158,12 +176,22 @@ impl IntoResponse for ApiError {
             error @ ApiError::PayloadTooLarge { .. } => {
                 detail(StatusCode::PAYLOAD_TOO_LARGE, error.to_string())
             }
-            ApiError::SessionBusy(message) => detail(StatusCode::CONFLICT, message),
+            ApiError::LeaseLost(message) => detail(StatusCode::CONFLICT, message),
+            ApiError::InvalidObservation { index, message } => detail(
+                StatusCode::BAD_REQUEST,
+                json!({"error": "InvalidObservation", "message": message, "observation_index": index}),
+            ),
+            error @ ApiError::ShuttingDown => {
+                detail(StatusCode::SERVICE_UNAVAILABLE, error.to_string())
+            }
             error @ ApiError::Redis(RedisError::SessionBusy { .. }) => {
                 detail(StatusCode::CONFLICT, error.to_string())
             }
             ApiError::Kb(error) => detail(StatusCode::BAD_REQUEST, error.to_string()),
-            error @ (ApiError::Redis(_) | ApiError::CorruptSession(_)) => {
+            error @ (ApiError::Redis(_)
+            | ApiError::CorruptSession(_)
+            | ApiError::InvalidSetting(_)
+            | ApiError::Io(_)) => {
                 tracing::error!(error = %error, "request failed");
                 detail(StatusCode::INTERNAL_SERVER_ERROR, error.to_string())
             }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use kato_core::KbId;
 use serde::de::DeserializeOwned;
@@ -108,6 +108,29 @@ fn locate<'a>(value: &'a Value, path: &[Value]) -> Option<&'a Value> {
         Value::Number(index) => value.get(usize::try_from(index.as_u64()?).ok()?),
         _ => None,
     })
+}
+
+/// Path parameters of type `T`; a segment that does not decode (bad percent-encoding, not
+/// UTF-8) is a 422 located at `["path"]`.
+#[derive(Debug)]
+pub(crate) struct ValidPath<T>(pub(crate) T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ValidPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(value)| ValidPath(value))
+            .map_err(|rejection| {
+                ApiError::invalid_field(
+                    vec![Value::from("path")],
+                    "path_error",
+                    rejection.body_text(),
+                    Value::Null,
+                )
+            })
+    }
 }
 
 /// Query parameters of type `T`.

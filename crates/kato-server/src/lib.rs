@@ -8,7 +8,8 @@
 //! requests racing on one session, on one instance or on two, are applied one after the
 //! other and neither update is lost.
 //!
-//! [`error::ApiError`] is the one place errors become status codes and bodies.
+//! [`ApiError`] is the crate's one error type and the one place errors become status codes
+//! and bodies.
 
 pub mod config;
 pub mod error;
@@ -37,24 +38,8 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::CorsLayer;
 
 pub use config::ServerArgs;
+pub use error::ApiError;
 pub use state::{AppState, ServerSettings};
-
-/// Why the server could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum ServerError {
-    /// A setting is invalid; the message names the variable.
-    #[error("{0}")]
-    Config(String),
-    /// The knowledge base could not connect or apply its schema.
-    #[error(transparent)]
-    Kb(#[from] kato_kb::KbError),
-    /// The session store could not connect.
-    #[error(transparent)]
-    Redis(#[from] kato_redis::RedisError),
-    /// A listener failed.
-    #[error("listener: {0}")]
-    Io(#[from] std::io::Error),
-}
 
 /// The API: every route of the reference's session API, `/openapi.json` and `/docs`, with
 /// the trace-id, telemetry and session middleware.
@@ -109,7 +94,7 @@ pub async fn serve(
     listener: TcpListener,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), ServerError> {
+) -> Result<(), ApiError> {
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await?;

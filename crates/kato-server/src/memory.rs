@@ -3,16 +3,13 @@
 //! its emotives and metadata with it and resets the accumulators, auto-learn included.
 
 use kato_core::{AutoLearn, KbId, Pattern, StmMode, SymbolOrder};
-use kato_kb::{LearnContext, SessionConfig};
+use kato_kb::{DEFAULT_PERSISTENCE, LearnContext, SessionConfig, validate_emotives};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::requests::ObservationData;
 use crate::session::{Percept, SessionState};
 use crate::state::AppState;
-
-/// The reference's defaults where neither the session nor the server set a value.
-const DEFAULT_PERSISTENCE: u32 = 5;
 
 /// What `cognition-data` predicts from: the STM as the last observe left it before any
 /// auto-learn (the reference computes those predictions inside observe; here they are
@@ -44,6 +41,14 @@ pub(crate) async fn observe(
     let config = session.effective_config(&app.settings().defaults);
     let order = SymbolOrder::from_sort_symbols(config.sort_symbols.unwrap_or(true));
     let observation = data.to_observation();
+    validate_emotives(&observation.emotives).map_err(|error| {
+        ApiError::invalid_field(
+            vec!["body".into(), "emotives".into()],
+            "value_error",
+            error.to_string(),
+            serde_json::Value::Null,
+        )
+    })?;
     let event = observation
         .to_event(order)
         .map_err(|error| ApiError::BadRequest(error.to_string()))?;
@@ -173,7 +178,7 @@ pub(crate) async fn learn_sequences(
         .collect())
 }
 
-/// The STM of `kb_id`'s session as kato-kb's prediction input.
+/// An STM as kato-kb's prediction input.
 pub(crate) fn stm_symbols(stm: &kato_core::Stm) -> Vec<Vec<String>> {
     stm.events()
         .iter()

@@ -71,9 +71,10 @@ fn plausible_session_id(id: &str) -> bool {
 }
 
 /// The reference's session middleware: any `/sessions/{id}/...` request names a session that
-/// must exist (sliding its TTL) before the route runs, except `GET /sessions/{id}`,
-/// `GET /sessions/{id}/exists` and `GET /sessions/count`; otherwise 404 `SESSION_NOT_FOUND`.
-/// Responses of checked paths carry `X-Session-ID`.
+/// must exist before the route runs (the route then reads it, sliding its TTL), except
+/// `GET /sessions/{id}`, `GET /sessions/{id}/exists` and `GET /sessions/count`; otherwise 404
+/// `SESSION_NOT_FOUND`. Responses of checked paths carry `X-Session-ID`. Its own answers are
+/// counted under the route `session_guard` (the telemetry layer only sees routed requests).
 pub(crate) async fn session_guard(
     State(app): State<AppState>,
     request: Request,
@@ -87,8 +88,7 @@ pub(crate) async fn session_guard(
         .collect();
     let session_id = match segments.as_slice() {
         ["sessions", id, rest @ ..] if !id.is_empty() => {
-            let exempt = request.method() == Method::GET
-                && (rest.is_empty() || rest == ["exists"] || rest.is_empty() && *id == "count");
+            let exempt = request.method() == Method::GET && (rest.is_empty() || rest == ["exists"]);
             (!exempt).then(|| (*id).to_owned())
         }
         _ => None,
@@ -96,13 +96,30 @@ pub(crate) async fn session_guard(
     let Some(session_id) = session_id else {
         return next.run(request).await;
     };
-    if !plausible_session_id(&session_id) {
-        return ApiError::SessionNotFound(session_id).into_response();
-    }
-    match app.sessions().exists(&session_id).await {
-        Ok(true) => {}
-        Ok(false) => return ApiError::SessionNotFound(session_id).into_response(),
-        Err(error) => return ApiError::from(error).into_response(),
+    let started = Instant::now();
+    let method = request.method().to_string();
+    let refused = if !plausible_session_id(&session_id) {
+        Some(ApiError::SessionNotFound(session_id.clone()))
+    } else {
+        match app.sessions().exists(&session_id).await {
+            Ok(true) => None,
+            Ok(false) => Some(ApiError::SessionNotFound(session_id.clone())),
+            Err(error) => Some(ApiError::from(error)),
+        }
+    };
+    if let Some(error) = refused {
+        let response = error.into_response();
+        let telemetry = app.telemetry();
+        telemetry.observe_request(
+            &method,
+            "session_guard",
+            response.status().as_u16(),
+            started.elapsed().as_secs_f64(),
+        );
+        if let Some(StoreFailure(store)) = response.extensions().get::<StoreFailure>() {
+            telemetry.observe_store_error(*store);
+        }
+        return response;
     }
     let mut response = next.run(request).await;
     if let Ok(value) = HeaderValue::from_str(&session_id) {

@@ -200,14 +200,14 @@ impl ObservationData {
         }
     }
 
-    pub(crate) fn vector_values(&self) -> Vec<Vec<f64>> {
+    fn vector_values(&self) -> Vec<Vec<f64>> {
         self.vectors
             .iter()
             .map(|vector| vector.iter().map(|value| value.0).collect())
             .collect()
     }
 
-    pub(crate) fn emotive_values(&self) -> BTreeMap<String, f64> {
+    fn emotive_values(&self) -> BTreeMap<String, f64> {
         self.emotives
             .iter()
             .map(|(key, value)| (key.clone(), value.0))

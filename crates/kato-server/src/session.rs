@@ -16,7 +16,7 @@ use crate::state::AppState;
 use crate::time::iso_utc;
 
 /// The reference keeps the newest 1000 entries of the STM and of each accumulator.
-pub(crate) const MAX_KEPT_ENTRIES: usize = 1000;
+const MAX_KEPT_ENTRIES: usize = 1000;
 
 /// What the last observation carried, for `percept-data`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -167,8 +167,9 @@ impl LockedSession {
         match outcome {
             SaveOutcome::Saved => Ok(self.state),
             SaveOutcome::Gone => Err(ApiError::SessionNotFound(self.state.session_id)),
-            SaveOutcome::LockLost => Err(ApiError::SessionBusy(format!(
-                "session {} was held by this request for longer than its lock lease; nothing was saved",
+            SaveOutcome::LockLost => Err(ApiError::LeaseLost(format!(
+                "session {} lost its lock before this request could save it: the session was not \
+                 updated, learns made by this request stay learned",
                 self.state.session_id
             ))),
         }
@@ -194,6 +195,18 @@ impl LockedSession {
                 Err(error)
             }
         }
+    }
+}
+
+/// Runs a change of session state to the end even if the client goes away: a dropped
+/// request would otherwise stop between a learn and the save that records it.
+pub(crate) async fn to_completion<T: Send + 'static>(
+    work: impl Future<Output = Result<T, ApiError>> + Send + 'static,
+) -> Result<T, ApiError> {
+    match tokio::spawn(work).await {
+        Ok(outcome) => outcome,
+        Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+        Err(_) => Err(ApiError::ShuttingDown),
     }
 }
 

@@ -8,8 +8,9 @@ use kato_clickhouse::BatchObserver;
 use kato_kb::{KnowledgeBase, KnowledgeBaseConfig, SessionConfig};
 use kato_redis::{RedisConfig, SessionStore, SessionStoreConfig};
 
-use crate::ServerError;
 use crate::config::ServerArgs;
+use crate::error::ApiError;
+use crate::node::kb_id_for_node;
 use crate::telemetry::Telemetry;
 
 /// Settings resolved at start.
@@ -45,13 +46,19 @@ struct Inner {
 
 impl AppState {
     /// Checks the settings, connects to both stores and ensures the ClickHouse schema.
-    pub async fn connect(args: &ServerArgs) -> Result<Self, ServerError> {
-        let defaults = args.session_defaults().map_err(ServerError::Config)?;
+    pub async fn connect(args: &ServerArgs) -> Result<Self, ApiError> {
+        let defaults = args.session_defaults().map_err(ApiError::InvalidSetting)?;
         if args.max_body_bytes == 0 {
-            return Err(ServerError::Config(
+            return Err(ApiError::InvalidSetting(
                 "invalid KATO_MAX_BODY_BYTES: must be at least 1".to_owned(),
             ));
         }
+        kb_id_for_node("default_node", &args.service_name).map_err(|error| {
+            ApiError::InvalidSetting(format!(
+                "invalid SERVICE_NAME {:?}: it must make valid kb ids ({error})",
+                args.service_name
+            ))
+        })?;
         let telemetry = Arc::new(Telemetry::new());
         let mut config = KnowledgeBaseConfig::new(&args.clickhouse_url, &args.redis_url);
         config

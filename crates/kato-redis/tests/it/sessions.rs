@@ -89,15 +89,22 @@ async fn racing_writers_lose_no_update() {
 }
 
 #[tokio::test]
-async fn a_lapsed_lease_writes_nothing_and_a_busy_session_times_out() {
-    let lock = SessionStoreConfig {
-        lease: Duration::from_millis(200),
-        wait: Duration::from_millis(100),
-        ..SessionStoreConfig::default()
-    };
-    let Some(store) = store("sessions_lease", lock).await else {
+async fn a_lost_lock_writes_nothing_and_a_busy_session_times_out() {
+    let Some(url) = kato_test_support::redis_url("sessions_lease") else {
         return;
     };
+    let mut connection = kato_redis::connect(&url, &RedisConfig::default())
+        .await
+        .expect("connect");
+    let prefix = kato_test_support::unique_kb_id("sessions_lease");
+    let store = SessionStore::new(
+        connection.clone(),
+        SessionStoreConfig {
+            wait: Duration::from_millis(100),
+            key_prefix: prefix.clone(),
+            ..SessionStoreConfig::default()
+        },
+    );
     let id = session_id("lease");
     store.create(&id, "first", 60).await.unwrap();
     assert!(store.lock("no-such-session").await.unwrap().is_none());
@@ -108,11 +115,16 @@ async fn a_lapsed_lease_writes_nothing_and_a_busy_session_times_out() {
         matches!(busy, Err(kato_redis::RedisError::SessionBusy { .. })),
         "{busy:?}"
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The lock is lost (as when its lease ran out during a Redis outage) and taken by another.
+    redis::cmd("DEL")
+        .arg(format!("{prefix}:session:{{{id}}}:lock"))
+        .query_async::<()>(&mut connection)
+        .await
+        .unwrap();
     let (second, _) = store
         .lock(&id)
         .await
-        .expect("the lease ran out")
+        .expect("the lock is free")
         .expect("exists");
     assert_eq!(
         store.save(held, "stale", 60).await.unwrap(),
@@ -167,4 +179,35 @@ async fn count_sees_live_sessions_only() {
         store.delete(id).await.unwrap();
     }
     assert_eq!(store.count().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn a_held_lock_is_renewed_until_saved() {
+    let config = SessionStoreConfig {
+        lease: Duration::from_millis(300),
+        wait: Duration::from_millis(50),
+        ..SessionStoreConfig::default()
+    };
+    let Some(store) = store("sessions_renewal", config).await else {
+        return;
+    };
+    let id = session_id("renewal");
+    store.create(&id, "first", 60).await.unwrap();
+    let (held, _) = store.lock(&id).await.unwrap().expect("exists");
+    // Three leases later the lock still holds: it was renewed.
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert!(matches!(
+        store.lock(&id).await,
+        Err(kato_redis::RedisError::SessionBusy { .. })
+    ));
+    assert_eq!(
+        store.save(held, "second", 60).await.unwrap(),
+        SaveOutcome::Saved
+    );
+    // A dropped lock stops being renewed and lapses after one lease.
+    let (dropped, _) = store.lock(&id).await.unwrap().expect("exists");
+    drop(dropped);
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    assert!(store.lock(&id).await.unwrap().is_some(), "the lease lapsed");
+    store.delete(&id).await.unwrap();
 }

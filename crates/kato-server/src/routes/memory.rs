@@ -4,16 +4,34 @@
 use std::time::Instant;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use kato_kb::records::keywise_means;
 use serde_json::{Map, Value, json};
 
 use crate::error::ApiError;
-use crate::extract::ValidJson;
+use crate::extract::{ValidJson, ValidPath};
 use crate::memory::{self, PredictionSource};
 use crate::requests::{LearnSequences, ObservationData, ObserveSequence};
-use crate::session::{LockedSession, read_session};
+use crate::session::{LockedSession, read_session, to_completion};
 use crate::state::AppState;
+
+/// The most observations one observe-sequence request carries, and the most sequences one
+/// learn-sequences request carries: each request runs under one lock or one batch of learns.
+const MAX_ITEMS_PER_REQUEST: usize = 10_000;
+
+fn check_item_count(field: &str, count: usize) -> Result<(), ApiError> {
+    if count > MAX_ITEMS_PER_REQUEST {
+        return Err(ApiError::invalid_field(
+            vec!["body".into(), field.into()],
+            "too_long",
+            format!(
+                "{field} holds {count} items; the limit is {MAX_ITEMS_PER_REQUEST} per request"
+            ),
+            Value::Null,
+        ));
+    }
+    Ok(())
+}
 
 fn observation_id(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
@@ -32,21 +50,24 @@ fn observation_id(prefix: &str) -> String {
     ))]
 pub(crate) async fn observe(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    ValidPath(id): ValidPath<String>,
     ValidJson(data): ValidJson<ObservationData>,
 ) -> Result<Json<Value>, ApiError> {
-    let mut locked = LockedSession::acquire(&app, &id).await?;
-    let outcome = memory::observe(&app, &mut locked.state, &data).await;
-    let (session, observed) = locked.finish(&app, outcome).await?;
-    Ok(Json(json!({
-        "status": "okay",
-        "session_id": id,
-        "processor_id": session.node_id,
-        "stm_length": session.stm.len(),
-        "time": session.time,
-        "unique_id": observation_id("obs"),
-        "auto_learned_pattern": observed.auto_learned,
-    })))
+    to_completion(async move {
+        let mut locked = LockedSession::acquire(&app, &id).await?;
+        let outcome = memory::observe(&app, &mut locked.state, &data).await;
+        let (session, observed) = locked.finish(&app, outcome).await?;
+        Ok(Json(json!({
+            "status": "okay",
+            "session_id": id,
+            "processor_id": session.node_id,
+            "stm_length": session.stm.len(),
+            "time": session.time,
+            "unique_id": observation_id("obs"),
+            "auto_learned_pattern": observed.auto_learned,
+        })))
+    })
+    .await
 }
 
 /// Observes a list of events in one request, optionally learning after each or at the end.
@@ -62,24 +83,28 @@ pub(crate) async fn observe(
     ))]
 pub(crate) async fn observe_sequence(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    ValidPath(id): ValidPath<String>,
     ValidJson(request): ValidJson<ObserveSequence>,
 ) -> Result<Json<Value>, ApiError> {
-    let mut locked = LockedSession::acquire(&app, &id).await?;
-    let initial_stm_length = locked.state.stm.len();
-    let outcome = run_sequence(&app, &mut locked.state, &request).await;
-    let (session, (results, learned, final_learned)) = locked.finish(&app, outcome).await?;
-    Ok(Json(json!({
-        "status": "completed",
-        "processor_id": session.node_id,
-        "observations_processed": results.len(),
-        "initial_stm_length": initial_stm_length,
-        "final_stm_length": session.stm.len(),
-        "results": results,
-        "auto_learned_patterns": learned,
-        "final_learned_pattern": final_learned,
-        "isolated": request.clear_stm_between.0,
-    })))
+    check_item_count("observations", request.observations.len())?;
+    to_completion(async move {
+        let mut locked = LockedSession::acquire(&app, &id).await?;
+        let initial_stm_length = locked.state.stm.len();
+        let outcome = run_sequence(&app, &mut locked.state, &request).await;
+        let (session, (results, learned, final_learned)) = locked.finish(&app, outcome).await?;
+        Ok(Json(json!({
+            "status": "completed",
+            "processor_id": session.node_id,
+            "observations_processed": results.len(),
+            "initial_stm_length": initial_stm_length,
+            "final_stm_length": session.stm.len(),
+            "results": results,
+            "auto_learned_patterns": learned,
+            "final_learned_pattern": final_learned,
+            "isolated": request.clear_stm_between.0,
+        })))
+    })
+    .await
 }
 
 type SequenceOutcome = (Vec<Value>, Vec<String>, Option<String>);
@@ -98,9 +123,7 @@ async fn run_sequence(
         let observed = memory::observe(app, session, data)
             .await
             .map_err(|error| match error {
-                ApiError::BadRequest(message) => {
-                    ApiError::BadRequest(format!("observation {index}: {message}"))
-                }
+                ApiError::BadRequest(message) => ApiError::InvalidObservation { index, message },
                 other => other,
             })?;
         if request.learn_after_each.0 && !session.stm.is_empty() {
@@ -140,16 +163,20 @@ async fn run_sequence(
     ))]
 pub(crate) async fn learn_sequences(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    ValidPath(id): ValidPath<String>,
     ValidJson(request): ValidJson<LearnSequences>,
 ) -> Result<Json<Value>, ApiError> {
-    let (session, _) = read_session(&app, &id).await?;
-    let names = memory::learn_sequences(&app, &session, &request.sequences).await?;
-    Ok(Json(json!({
-        "status": "learned",
-        "session_id": id,
-        "pattern_names": names,
-    })))
+    check_item_count("sequences", request.sequences.len())?;
+    to_completion(async move {
+        let (session, _) = read_session(&app, &id).await?;
+        let names = memory::learn_sequences(&app, &session, &request.sequences).await?;
+        Ok(Json(json!({
+            "status": "learned",
+            "session_id": id,
+            "pattern_names": names,
+        })))
+    })
+    .await
 }
 
 /// The session's short-term memory.
@@ -158,7 +185,7 @@ pub(crate) async fn learn_sequences(
     responses((status = 200, description = "`{stm, session_id, length}`"), (status = 404, description = "SESSION_NOT_FOUND")))]
 pub(crate) async fn get_stm(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    ValidPath(id): ValidPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     let (session, _) = read_session(&app, &id).await?;
     Ok(Json(json!({
@@ -179,24 +206,27 @@ pub(crate) async fn get_stm(
     ))]
 pub(crate) async fn learn(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    ValidPath(id): ValidPath<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let mut locked = LockedSession::acquire(&app, &id).await?;
-    let outcome = if locked.state.stm.is_empty() {
-        Err(ApiError::BadRequest(
-            "Cannot learn from empty STM".to_owned(),
-        ))
-    } else {
-        memory::learn(&app, &mut locked.state).await
-    };
-    let (session, name) = locked.finish(&app, outcome).await?;
-    Ok(Json(json!({
-        "status": "learned",
-        "pattern_name": name,
-        "session_id": id,
-        "processor_id": Value::Null,
-        "message": format!("Learned pattern {name} from {} events", session.stm.len()),
-    })))
+    to_completion(async move {
+        let mut locked = LockedSession::acquire(&app, &id).await?;
+        let outcome = if locked.state.stm.is_empty() {
+            Err(ApiError::BadRequest(
+                "Cannot learn from empty STM".to_owned(),
+            ))
+        } else {
+            memory::learn(&app, &mut locked.state).await
+        };
+        let (session, name) = locked.finish(&app, outcome).await?;
+        Ok(Json(json!({
+            "status": "learned",
+            "pattern_name": name,
+            "session_id": id,
+            "processor_id": Value::Null,
+            "message": format!("Learned pattern {name} from {} events", session.stm.len()),
+        })))
+    })
+    .await
 }
 
 /// Empties the STM and the accumulators.
@@ -205,12 +235,15 @@ pub(crate) async fn learn(
     responses((status = 200, description = "`{status: \"cleared\", session_id}`"), (status = 404, description = "SESSION_NOT_FOUND")))]
 pub(crate) async fn clear_stm(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    ValidPath(id): ValidPath<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let mut locked = LockedSession::acquire(&app, &id).await?;
-    locked.state.clear_stm();
-    locked.save(&app).await?;
-    Ok(Json(json!({ "status": "cleared", "session_id": id })))
+    to_completion(async move {
+        let mut locked = LockedSession::acquire(&app, &id).await?;
+        locked.state.clear_stm();
+        locked.save(&app).await?;
+        Ok(Json(json!({ "status": "cleared", "session_id": id })))
+    })
+    .await
 }
 
 /// Wipes the node's whole knowledge base (every session of the node sees it), then clears
@@ -224,16 +257,19 @@ pub(crate) async fn clear_stm(
     ))]
 pub(crate) async fn clear_all(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    ValidPath(id): ValidPath<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let mut locked = LockedSession::acquire(&app, &id).await?;
-    let kb_id = locked.state.kb_id.clone();
-    let outcome = app.kb().clear_all(&kb_id).await.map_err(ApiError::from);
-    locked.state.clear_stm();
-    locked.finish(&app, outcome).await?;
-    Ok(Json(
-        json!({ "status": "cleared", "session_id": id, "scope": "all" }),
-    ))
+    to_completion(async move {
+        let mut locked = LockedSession::acquire(&app, &id).await?;
+        let kb_id = locked.state.kb_id.clone();
+        let outcome = app.kb().clear_all(&kb_id).await.map_err(ApiError::from);
+        locked.state.clear_stm();
+        locked.finish(&app, outcome).await?;
+        Ok(Json(
+            json!({ "status": "cleared", "session_id": id, "scope": "all" }),
+        ))
+    })
+    .await
 }
 
 /// Predictions for the session's STM, computed now with the session's configuration.
@@ -246,7 +282,7 @@ pub(crate) async fn clear_all(
     ))]
 pub(crate) async fn predictions(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    ValidPath(id): ValidPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     let (session, _) = read_session(&app, &id).await?;
     let config = session.effective_config(&app.settings().defaults);
@@ -268,7 +304,7 @@ pub(crate) async fn predictions(
     responses((status = 200, description = "`{percept_data, session_id, node_id}`"), (status = 404, description = "SESSION_NOT_FOUND")))]
 pub(crate) async fn percept_data(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    ValidPath(id): ValidPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     let (session, _) = read_session(&app, &id).await?;
     let percept = match &session.percept {
@@ -301,7 +337,7 @@ pub(crate) async fn percept_data(
     ))]
 pub(crate) async fn cognition_data(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    ValidPath(id): ValidPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     let (session, _) = read_session(&app, &id).await?;
     let config = session.effective_config(&app.settings().defaults);
@@ -354,7 +390,7 @@ pub(crate) async fn cognition_data(
     ))]
 pub(crate) async fn finalize_training(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    ValidPath(id): ValidPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     let started = Instant::now();
     let (session, _) = read_session(&app, &id).await?;

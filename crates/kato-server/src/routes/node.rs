@@ -2,12 +2,12 @@
 //! the kb id, as in the reference.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use kato_core::PatternName;
 use serde_json::{Map, Value, json};
 
 use crate::error::ApiError;
-use crate::extract::NodeKb;
+use crate::extract::{NodeKb, ValidPath};
 use crate::state::AppState;
 
 /// A learned pattern with its frequency, emotives and metadata; an unknown id answers 200
@@ -24,7 +24,7 @@ use crate::state::AppState;
     ))]
 pub(crate) async fn get_pattern(
     State(app): State<AppState>,
-    Path(pattern_id): Path<String>,
+    ValidPath(pattern_id): ValidPath<String>,
     NodeKb { kb }: NodeKb,
 ) -> Result<Json<Value>, ApiError> {
     let found = match pattern_id.parse::<PatternName>() {
@@ -90,7 +90,7 @@ pub(crate) async fn all_affinities(
               (status = 503, description = "A store is unavailable")))]
 pub(crate) async fn symbol_affinity(
     State(app): State<AppState>,
-    Path(symbol): Path<String>,
+    ValidPath(symbol): ValidPath<String>,
     NodeKb { kb }: NodeKb,
 ) -> Result<Json<Value>, ApiError> {
     let affinity = app.kb().symbol_affinity(&kb, &symbol).await?;

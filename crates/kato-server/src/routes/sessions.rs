@@ -3,21 +3,35 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use kato_kb::SessionConfig;
 use serde_json::{Map, Value, json};
 
 use crate::error::ApiError;
-use crate::extract::{ValidJson, ValidQuery};
+use crate::extract::{ValidJson, ValidPath, ValidQuery};
 use crate::node::kb_id_for_node;
 use crate::requests::{CreateSession, ExtendQuery};
-use crate::session::{LockedSession, SessionState, read_session};
+use crate::session::{LockedSession, SessionState, read_session, to_completion};
 use crate::state::AppState;
 
 /// The longest TTL a client may ask for (one year).
 const MAX_TTL_SECONDS: i64 = 365 * 24 * 3600;
 /// The reference's default of `extend`.
 const DEFAULT_EXTEND_SECONDS: u64 = 3600;
+
+/// A TTL a client asked for, checked against `1..=MAX_TTL_SECONDS` (422 at `loc`).
+fn checked_ttl(ttl: i64, loc: [&str; 2]) -> Result<u64, ApiError> {
+    if (1..=MAX_TTL_SECONDS).contains(&ttl) {
+        Ok(ttl.unsigned_abs())
+    } else {
+        Err(ApiError::invalid_field(
+            loc.iter().map(|part| Value::from(*part)).collect(),
+            "value_error",
+            format!("ttl_seconds must be within 1..={MAX_TTL_SECONDS}"),
+            Value::from(ttl),
+        ))
+    }
+}
 
 fn new_session_id() -> String {
     let millis = SystemTime::now()
@@ -49,15 +63,7 @@ pub(crate) async fn create_session(
     })?;
     let ttl_seconds = match request.ttl_seconds.map(|ttl| ttl.0) {
         None | Some(0) => settings.session_ttl,
-        Some(ttl @ 1..=MAX_TTL_SECONDS) => ttl.unsigned_abs(),
-        Some(other) => {
-            return Err(ApiError::invalid_field(
-                vec!["body".into(), "ttl_seconds".into()],
-                "value_error",
-                format!("ttl_seconds must be within 1..={MAX_TTL_SECONDS}"),
-                Value::from(other),
-            ));
-        }
+        Some(ttl) => checked_ttl(ttl, ["body", "ttl_seconds"])?,
     };
     let config = match &request.config {
         Some(changes) => SessionConfig::default()
@@ -98,7 +104,7 @@ pub(crate) async fn count_sessions(State(app): State<AppState>) -> Result<Json<V
     ))]
 pub(crate) async fn get_session(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    ValidPath(id): ValidPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     match read_session(&app, &id).await {
         Ok((session, ttl)) => Ok(Json(session.response(&app.settings().defaults, ttl))),
@@ -115,7 +121,7 @@ pub(crate) async fn get_session(
     responses((status = 200, description = "`{exists, expired, session_id}`")))]
 pub(crate) async fn session_exists(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    ValidPath(id): ValidPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     let exists = app.sessions().exists(&id).await?;
     // Expiry is Redis's TTL: an expired session is simply gone, so `expired` is never known.
@@ -133,7 +139,7 @@ pub(crate) async fn session_exists(
     ))]
 pub(crate) async fn delete_session(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    ValidPath(id): ValidPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     if !app.sessions().delete(&id).await? {
         return Err(ApiError::NotFound(format!("Session {id} not found")));
@@ -152,18 +158,14 @@ pub(crate) async fn delete_session(
     ))]
 pub(crate) async fn extend_session(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    ValidPath(id): ValidPath<String>,
     ValidQuery(query): ValidQuery<ExtendQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let ttl_seconds = query.ttl_seconds.unwrap_or(DEFAULT_EXTEND_SECONDS);
-    if !(1..=MAX_TTL_SECONDS.unsigned_abs()).contains(&ttl_seconds) {
-        return Err(ApiError::invalid_field(
-            vec!["query".into(), "ttl_seconds".into()],
-            "value_error",
-            format!("ttl_seconds must be within 1..={MAX_TTL_SECONDS}"),
-            Value::from(ttl_seconds),
-        ));
-    }
+    let requested = query.ttl_seconds.unwrap_or(DEFAULT_EXTEND_SECONDS);
+    let ttl_seconds = checked_ttl(
+        i64::try_from(requested).unwrap_or(i64::MAX),
+        ["query", "ttl_seconds"],
+    )?;
     if !app.sessions().extend(&id, ttl_seconds).await? {
         return Err(ApiError::NotFound(format!("Session {id} not found")));
     }
@@ -178,7 +180,7 @@ pub(crate) async fn extend_session(
     responses((status = 200, description = "`{session_id, config}`"), (status = 404, description = "SESSION_NOT_FOUND")))]
 pub(crate) async fn get_config(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    ValidPath(id): ValidPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     let (session, _) = read_session(&app, &id).await?;
     let config = session.effective_config(&app.settings().defaults);
@@ -197,24 +199,27 @@ pub(crate) async fn get_config(
     ))]
 pub(crate) async fn update_config(
     State(app): State<AppState>,
-    Path(id): Path<String>,
+    ValidPath(id): ValidPath<String>,
     ValidJson(body): ValidJson<Map<String, Value>>,
 ) -> Result<Json<Value>, ApiError> {
-    let changes = match body.get("config") {
-        Some(Value::Object(inner)) => inner.clone(),
-        _ => body,
-    };
-    let mut locked = LockedSession::acquire(&app, &id).await?;
-    let outcome = locked
-        .state
-        .config
-        .updated(&changes)
-        .map(|config| locked.state.config = config)
-        .map_err(ApiError::InvalidConfig);
-    locked.finish(&app, outcome).await?;
-    Ok(Json(json!({
-        "status": "okay",
-        "message": "Configuration updated",
-        "session_id": id,
-    })))
+    to_completion(async move {
+        let changes = match body.get("config") {
+            Some(Value::Object(inner)) => inner.clone(),
+            _ => body,
+        };
+        let mut locked = LockedSession::acquire(&app, &id).await?;
+        let outcome = locked
+            .state
+            .config
+            .updated(&changes)
+            .map(|config| locked.state.config = config)
+            .map_err(ApiError::InvalidConfig);
+        locked.finish(&app, outcome).await?;
+        Ok(Json(json!({
+            "status": "okay",
+            "message": "Configuration updated",
+            "session_id": id,
+        })))
+    })
+    .await
 }

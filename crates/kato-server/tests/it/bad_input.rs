@@ -632,3 +632,46 @@ async fn pydantic_lax_coercions_of_ints_and_bools() {
     server.clear_all(&id).await;
     server.stop().await;
 }
+
+/// Values that would break a store later are refused at the door: emotives beyond
+/// ±1e12 (affinity sums must stay finite), request lists over the per-request limit, and path
+/// segments that do not decode.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_and_undecodable_paths() {
+    let Some(server) = TestServer::start("limits_and_undecodable_paths").await else {
+        return;
+    };
+    let id = server.create_session(&node("limits")).await;
+    let reply = server
+        .post_json(
+            &format!("/sessions/{id}/observe"),
+            &json!({"strings": ["a"], "emotives": {"joy": 1e308}}),
+        )
+        .await;
+    let item = assert_422_naming(&reply, "emotives");
+    assert_eq!(item["loc"], json!(["body", "emotives"]));
+    assert_eq!(server.stm(&id).await, json!([]), "nothing was observed");
+
+    let observations: Vec<Value> = (0..10_001).map(|_| json!({})).collect();
+    let reply = server
+        .post_json(
+            &format!("/sessions/{id}/observe-sequence"),
+            &json!({ "observations": observations }),
+        )
+        .await;
+    let item = assert_422_naming(&reply, "observations");
+    assert!(item["msg"].as_str().unwrap().contains("10000"), "{}", reply.text);
+    let sequences: Vec<Value> = (0..10_001).map(|_| json!([["a", "b"]])).collect();
+    let reply = server
+        .post_json(
+            &format!("/sessions/{id}/learn-sequences"),
+            &json!({ "sequences": sequences }),
+        )
+        .await;
+    assert_422_naming(&reply, "sequences");
+
+    let reply = server.get("/pattern/%FF").await;
+    assert_eq!(reply.status, 422, "{}", reply.text);
+    assert_eq!(reply.body["detail"][0]["loc"], json!(["path"]));
+    server.stop().await;
+}

