@@ -34,8 +34,14 @@ impl Default for GroupCommitConfig {
     }
 }
 
-/// Where a batch goes. `commit` gets the items in submission order and returns one output per
-/// item, in the same order.
+/// Where a batch goes, in up to two phases. `commit` (the first phase) gets the items in
+/// submission order and returns the rest of the commit (the second phase), which yields one
+/// output per item, in the same order.
+///
+/// First phases run one at a time in batch order; so do second phases, and a batch's second
+/// phase runs while the next batch's first phase does. A sink with one store finishes in the
+/// first phase and returns a ready second phase ([`Finished`]); a sink over two stores that
+/// must see batches in the same order (ClickHouse, then Redis) keeps both stores busy.
 pub trait BatchSink: Send + Sync + 'static {
     /// One caller's unit of work.
     type Item: Send + 'static;
@@ -43,13 +49,18 @@ pub trait BatchSink: Send + Sync + 'static {
     type Output: Send + 'static;
     /// Why a whole batch failed; every caller of the batch receives it.
     type Error: std::error::Error + Send + Sync + 'static;
+    /// The second phase of a batch's commit.
+    type Finish: Future<Output = Result<Vec<Self::Output>, Self::Error>> + Send + 'static;
 
-    /// Durably commits the batch; resolves only when the store acknowledged it.
+    /// Runs the first phase of the batch's commit; resolves when it is acknowledged.
     fn commit(
         &self,
         items: Vec<Self::Item>,
-    ) -> impl Future<Output = Result<Vec<Self::Output>, Self::Error>> + Send;
+    ) -> impl Future<Output = Result<Self::Finish, Self::Error>> + Send;
 }
+
+/// The second phase of a sink that finishes in its first.
+pub type Finished<O, E> = std::future::Ready<Result<Vec<O>, E>>;
 
 /// Why a submitted item did not commit.
 #[derive(Debug, thiserror::Error)]
@@ -146,6 +157,36 @@ impl<S: BatchSink> GroupCommit<S> {
     }
 }
 
+/// Runs second phases one at a time, in the order their first phases finished, and answers
+/// each batch's callers.
+async fn run_finisher<S: BatchSink>(mut finishes: mpsc::Receiver<(S::Finish, Vec<Reply<S>>)>) {
+    while let Some((finish, replies)) = finishes.recv().await {
+        answer::<S>(replies, finish.await);
+    }
+}
+
+fn answer<S: BatchSink>(replies: Vec<Reply<S>>, outcome: Result<Vec<S::Output>, S::Error>) {
+    match outcome {
+        Ok(outputs) => {
+            debug_assert_eq!(
+                outputs.len(),
+                replies.len(),
+                "a sink returns one output per item"
+            );
+            for (reply, output) in replies.into_iter().zip(outputs) {
+                // A caller that stopped waiting does not need its answer.
+                let _ = reply.send(Ok(output));
+            }
+        }
+        Err(error) => {
+            let error = Arc::new(error);
+            for reply in replies {
+                let _ = reply.send(Err(GroupCommitError::Batch(Arc::clone(&error))));
+            }
+        }
+    }
+}
+
 async fn run_writer<S: BatchSink>(
     sink: S,
     config: GroupCommitConfig,
@@ -153,6 +194,10 @@ async fn run_writer<S: BatchSink>(
     mut receiver: mpsc::Receiver<(S::Item, Reply<S>)>,
 ) {
     let max_items = config.max_items.max(1);
+    // One batch may wait for its second phase while another runs it: the first phase of the
+    // next batch overlaps the second phase of this one, and no more batches pile up.
+    let (finishes, pending) = mpsc::channel(1);
+    tokio::spawn(run_finisher::<S>(pending));
     while let Some(first) = receiver.recv().await {
         let mut batch = vec![first];
         let deadline = tokio::time::Instant::now() + config.max_delay;
@@ -170,28 +215,19 @@ async fn run_writer<S: BatchSink>(
             }
         }
         let (items, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-        let expected = items.len();
         if let Some(BatchObserver(observe)) = &observer {
-            observe(expected);
+            observe(items.len());
         }
         match sink.commit(items).await {
-            Ok(outputs) => {
-                debug_assert_eq!(
-                    outputs.len(),
-                    expected,
-                    "a sink returns one output per item"
-                );
-                for (reply, output) in replies.into_iter().zip(outputs) {
-                    // A caller that stopped waiting does not need its answer.
-                    let _ = reply.send(Ok(output));
+            Ok(finish) => {
+                if let Err(mpsc::error::SendError((finish, replies))) =
+                    finishes.send((finish, replies)).await
+                {
+                    // The finisher is gone only if the runtime is shutting down; finish here.
+                    answer::<S>(replies, finish.await);
                 }
             }
-            Err(error) => {
-                let error = Arc::new(error);
-                for reply in replies {
-                    let _ = reply.send(Err(GroupCommitError::Batch(Arc::clone(&error))));
-                }
-            }
+            Err(error) => answer::<S>(replies, Err(error)),
         }
     }
 }
@@ -216,14 +252,83 @@ mod tests {
         type Item = i64;
         type Output = i64;
         type Error = Refused;
+        type Finish = Finished<i64, Refused>;
 
-        async fn commit(&self, items: Vec<i64>) -> Result<Vec<i64>, Refused> {
+        async fn commit(&self, items: Vec<i64>) -> Result<Self::Finish, Refused> {
             self.batches.lock().unwrap().push(items.clone());
             if items.iter().any(|i| *i < 0) {
                 return Err(Refused);
             }
-            Ok(items.into_iter().map(|i| i * 10).collect())
+            Ok(std::future::ready(Ok(items
+                .into_iter()
+                .map(|i| i * 10)
+                .collect())))
         }
+    }
+
+    /// Logs each phase: `("first", batch)` when a first phase starts and ends, and
+    /// `("second", batch)` when a second phase ends, after a pause.
+    #[derive(Default)]
+    struct TwoPhaseSink {
+        log: Arc<Mutex<Vec<(&'static str, Vec<i64>)>>>,
+    }
+
+    impl BatchSink for TwoPhaseSink {
+        type Item = i64;
+        type Output = i64;
+        type Error = Refused;
+        type Finish = std::pin::Pin<Box<dyn Future<Output = Result<Vec<i64>, Refused>> + Send>>;
+
+        async fn commit(&self, items: Vec<i64>) -> Result<Self::Finish, Refused> {
+            self.log.lock().unwrap().push(("first", items.clone()));
+            let log = Arc::clone(&self.log);
+            Ok(Box::pin(async move {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                log.lock().unwrap().push(("second", items.clone()));
+                Ok(items.into_iter().map(|i| -i).collect())
+            }))
+        }
+    }
+
+    #[tokio::test]
+    async fn second_phases_run_in_batch_order_and_overlap_the_next_first_phase() {
+        let sink = TwoPhaseSink::default();
+        let log = Arc::clone(&sink.log);
+        let config = GroupCommitConfig {
+            max_items: 2,
+            max_delay: Duration::from_millis(1),
+            ..GroupCommitConfig::default()
+        };
+        let group = GroupCommit::spawn(sink, config);
+        let results = group.submit_many((1..=6).collect()).await;
+        let outputs: Vec<i64> = results.into_iter().map(|r| r.unwrap()).collect();
+        assert_eq!(outputs, [-1, -2, -3, -4, -5, -6]);
+        let log = log.lock().unwrap().clone();
+        let seconds: Vec<Vec<i64>> = log
+            .iter()
+            .filter(|(phase, _)| *phase == "second")
+            .map(|(_, batch)| batch.clone())
+            .collect();
+        let firsts: Vec<Vec<i64>> = log
+            .iter()
+            .filter(|(phase, _)| *phase == "first")
+            .map(|(_, batch)| batch.clone())
+            .collect();
+        assert_eq!(
+            seconds, firsts,
+            "second phases follow the order of the first"
+        );
+        assert_eq!(seconds.concat(), [1, 2, 3, 4, 5, 6]);
+        // The second batch's first phase started before the first batch's second phase ended.
+        let first_of_second = log
+            .iter()
+            .position(|(phase, batch)| *phase == "first" && *batch == firsts[1])
+            .unwrap();
+        let second_of_first = log
+            .iter()
+            .position(|(phase, batch)| *phase == "second" && *batch == firsts[0])
+            .unwrap();
+        assert!(first_of_second < second_of_first, "{log:?}");
     }
 
     #[tokio::test]

@@ -10,7 +10,7 @@ use clickhouse::sql::Identifier;
 use kato_core::KbId;
 
 use crate::ClickHouseError;
-use crate::group_commit::{BatchSink, GroupCommit, GroupCommitConfig, GroupCommitError};
+use crate::group_commit::{BatchSink, Finished, GroupCommit, GroupCommitConfig, GroupCommitError};
 use crate::rows::{LearnLogRow, LshBucketRow, PatternRow, SymbolIndexRow, name_bytes};
 use crate::schema;
 
@@ -307,9 +307,10 @@ impl BatchSink for ClickHouseStore {
     type Item = PatternWrite;
     type Output = u64;
     type Error = ClickHouseError;
+    type Finish = Finished<u64, ClickHouseError>;
 
-    async fn commit(&self, items: Vec<PatternWrite>) -> Result<Vec<u64>, ClickHouseError> {
-        self.insert_batch(&items).await
+    async fn commit(&self, items: Vec<PatternWrite>) -> Result<Self::Finish, ClickHouseError> {
+        Ok(std::future::ready(Ok(self.insert_batch(&items).await?)))
     }
 }
 

@@ -1,6 +1,8 @@
 //! `KnowledgeBase`: learn, get, clear, drop and the read APIs, over ClickHouse and Redis.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use kato_clickhouse::{
@@ -119,8 +121,9 @@ struct Inner {
 }
 
 /// One group commit over both stores: the batch goes to ClickHouse (bodies, index, LSH, then
-/// the learn log) and, once acknowledged, to Redis in the same order. Redis therefore applies
-/// learns in learn-log order, which is what lets a replay of the log reproduce it exactly.
+/// the learn log; the first phase) and, once acknowledged, to Redis in the same order (the
+/// second phase, which overlaps the next batch's ClickHouse insert). Batches reach Redis in
+/// learn-log order, which is what lets a replay of the log reproduce it exactly.
 #[derive(Debug, Clone)]
 pub(crate) struct LearnSink {
     clickhouse: ClickHouseStore,
@@ -131,12 +134,16 @@ impl BatchSink for LearnSink {
     type Item = LearnRecords;
     type Output = LearnOutcome;
     type Error = KbError;
+    type Finish = Pin<Box<dyn Future<Output = Result<Vec<LearnOutcome>, KbError>> + Send>>;
 
-    async fn commit(&self, items: Vec<LearnRecords>) -> Result<Vec<LearnOutcome>, KbError> {
+    async fn commit(&self, items: Vec<LearnRecords>) -> Result<Self::Finish, KbError> {
         let (writes, updates): (Vec<_>, Vec<_>) =
             items.into_iter().map(LearnRecords::into_parts).unzip();
         self.clickhouse.insert_batch(&writes).await?;
-        Ok(self.redis.apply_learns(&updates).await?)
+        let redis = self.redis.clone();
+        Ok(Box::pin(
+            async move { Ok(redis.apply_learns(&updates).await?) },
+        ))
     }
 }
 

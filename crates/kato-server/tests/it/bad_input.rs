@@ -660,7 +660,11 @@ async fn limits_and_undecodable_paths() {
         )
         .await;
     let item = assert_422_naming(&reply, "observations");
-    assert!(item["msg"].as_str().unwrap().contains("10000"), "{}", reply.text);
+    assert!(
+        item["msg"].as_str().unwrap().contains("10000"),
+        "{}",
+        reply.text
+    );
     let sequences: Vec<Value> = (0..10_001).map(|_| json!([["a", "b"]])).collect();
     let reply = server
         .post_json(
