@@ -268,9 +268,12 @@ mod tests {
 
     /// Logs each phase: `("first", batch)` when a first phase starts and ends, and
     /// `("second", batch)` when a second phase ends, after a pause.
+    /// (phase, batch) in the order the phases were seen.
+    type PhaseLog = Arc<Mutex<Vec<(&'static str, Vec<i64>)>>>;
+
     #[derive(Default)]
     struct TwoPhaseSink {
-        log: Arc<Mutex<Vec<(&'static str, Vec<i64>)>>>,
+        log: PhaseLog,
     }
 
     impl BatchSink for TwoPhaseSink {
