@@ -129,6 +129,15 @@ pub struct ServerArgs {
         value_name = "FUZZY_TOKEN_THRESHOLD"
     )]
     pub fuzzy_token_threshold: Option<f64>,
+    /// When set, every route except `/health` (and the admin listener's) requires
+    /// `Authorization: Bearer <token>`.
+    #[arg(
+        long,
+        env = "KATO_API_TOKEN",
+        value_name = "KATO_API_TOKEN",
+        hide_env_values = true
+    )]
+    pub api_token: Option<ApiToken>,
     /// Default ranking key.
     #[arg(
         long,
@@ -137,6 +146,42 @@ pub struct ServerArgs {
         default_value = "potential"
     )]
     pub rank_sort_algo: String,
+}
+
+/// A bearer token; never printed (its `Debug` is redacted).
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiToken(String);
+
+impl ApiToken {
+    /// Whether `offered` is this token, comparing every byte (no early exit on a mismatch).
+    pub fn matches(&self, offered: &str) -> bool {
+        let (expected, offered) = (self.0.as_bytes(), offered.as_bytes());
+        expected.len() == offered.len()
+            && expected
+                .iter()
+                .zip(offered)
+                .fold(0u8, |difference, (a, b)| difference | (a ^ b))
+                == 0
+    }
+}
+
+impl std::str::FromStr for ApiToken {
+    type Err = String;
+
+    fn from_str(token: &str) -> Result<Self, String> {
+        if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(
+                "a token is one or more printable ASCII characters without spaces".to_owned(),
+            );
+        }
+        Ok(Self(token.to_owned()))
+    }
+}
+
+impl std::fmt::Debug for ApiToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApiToken(<redacted>)")
+    }
 }
 
 impl ServerArgs {

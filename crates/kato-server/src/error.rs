@@ -85,6 +85,9 @@ pub enum ApiError {
         /// Why.
         message: String,
     },
+    /// `KATO_API_TOKEN` is set and the request did not carry it (401).
+    #[error("missing or wrong bearer token: send Authorization: Bearer <KATO_API_TOKEN>")]
+    Unauthorized,
     /// The server is shutting down and did not finish the request (503).
     #[error("the server is shutting down")]
     ShuttingDown,
@@ -181,6 +184,14 @@ impl IntoResponse for ApiError {
                 StatusCode::BAD_REQUEST,
                 json!({"error": "InvalidObservation", "message": message, "observation_index": index}),
             ),
+            error @ ApiError::Unauthorized => {
+                let mut response = detail(StatusCode::UNAUTHORIZED, error.to_string());
+                response.headers_mut().insert(
+                    axum::http::header::WWW_AUTHENTICATE,
+                    axum::http::HeaderValue::from_static("Bearer"),
+                );
+                response
+            }
             error @ ApiError::ShuttingDown => {
                 detail(StatusCode::SERVICE_UNAVAILABLE, error.to_string())
             }

@@ -37,7 +37,7 @@ use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::CorsLayer;
 
-pub use config::ServerArgs;
+pub use config::{ApiToken, ServerArgs};
 pub use error::ApiError;
 pub use state::{AppState, ServerSettings};
 
@@ -52,11 +52,16 @@ pub fn router(state: AppState) -> Router {
     ))
     .fallback(not_found)
     .method_not_allowed_fallback(method_not_allowed)
-    .layer(CorsLayer::very_permissive())
     .layer(axum::middleware::from_fn_with_state(
         state.clone(),
         middleware::session_guard,
     ))
+    .layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        middleware::require_token,
+    ))
+    // Outside the token check: browsers send CORS preflights without credentials.
+    .layer(CorsLayer::very_permissive())
     .layer(DefaultBodyLimit::max(max_body_bytes))
     .layer(CatchPanicLayer::custom(panic_response))
     .layer(axum::middleware::from_fn(middleware::trace_id))
@@ -68,7 +73,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     routes::api().1
 }
 
-/// The admin listener's routes: Prometheus text at `/metrics`.
+/// The admin listener's routes: Prometheus text at `/metrics` (behind `KATO_API_TOKEN` too
+/// when it is set).
 pub fn admin_router(state: AppState) -> Router {
     Router::new()
         .route(

@@ -62,6 +62,31 @@ pub(crate) async fn telemetry(
     response
 }
 
+/// With `KATO_API_TOKEN` set, every request but `GET /health` must carry
+/// `Authorization: Bearer <token>`; others get 401 before anything else runs.
+pub(crate) async fn require_token(
+    State(app): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(token) = &app.settings().api_token else {
+        return next.run(request).await;
+    };
+    if request.uri().path() == "/health" {
+        return next.run(request).await;
+    }
+    let offered = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "));
+    if offered.is_some_and(|offered| token.matches(offered)) {
+        next.run(request).await
+    } else {
+        ApiError::Unauthorized.into_response()
+    }
+}
+
 /// A session id the service could have issued: anything else cannot exist.
 fn plausible_session_id(id: &str) -> bool {
     (1..=128).contains(&id.len())

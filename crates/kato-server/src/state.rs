@@ -8,7 +8,7 @@ use kato_clickhouse::BatchObserver;
 use kato_kb::{KnowledgeBase, KnowledgeBaseConfig, SessionConfig};
 use kato_redis::{RedisConfig, SessionStore, SessionStoreConfig};
 
-use crate::config::ServerArgs;
+use crate::config::{ApiToken, ServerArgs};
 use crate::error::ApiError;
 use crate::node::kb_id_for_node;
 use crate::telemetry::Telemetry;
@@ -26,6 +26,8 @@ pub struct ServerSettings {
     pub max_body_bytes: usize,
     /// The Redis URL without credentials, for `/status`.
     pub redis_url_public: String,
+    /// The bearer token every route but `/health` requires, when set.
+    pub api_token: Option<ApiToken>,
 }
 
 /// Shared by every request; cheap to clone.
@@ -81,6 +83,7 @@ impl AppState {
                     service_name: args.service_name.clone(),
                     max_body_bytes: args.max_body_bytes,
                     redis_url_public: without_credentials(&args.redis_url),
+                    api_token: args.api_token.clone(),
                 },
                 telemetry,
                 started: Instant::now(),

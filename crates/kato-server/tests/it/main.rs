@@ -17,7 +17,9 @@
 //! - `instances`: two servers sharing one session.
 //! - `outage`: a store cut off answers 503 naming it, and the server recovers by itself.
 //! - `bulk`: the bulk learn route.
+//! - `auth`: the optional bearer token.
 
+mod auth;
 mod bad_input;
 mod bulk;
 mod golden;
