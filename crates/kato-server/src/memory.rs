@@ -106,6 +106,10 @@ pub(crate) async fn observe(
 /// symbols. The STM and the accumulators end empty.
 pub(crate) async fn learn(app: &AppState, session: &mut SessionState) -> Result<String, ApiError> {
     let config = session.effective_config(&app.settings().defaults);
+    if session.prediction_source == PredictionSource::CurrentStm {
+        // Learning empties the STM; cognition-data keeps showing the last observe's predictions.
+        session.prediction_source = PredictionSource::Snapshot(session.stm.clone());
+    }
     let step = std::mem::take(&mut session.stm).learn();
     let name = match step.pattern_to_learn {
         Some(pattern) => learn_pattern(app, session, &pattern, &config).await?,

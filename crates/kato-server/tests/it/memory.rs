@@ -1020,3 +1020,35 @@ async fn the_stm_keeps_the_newest_thousand_events() {
     assert_eq!(reply.expect(200)["cognition_data"]["time"], 1005);
     server.stop().await;
 }
+
+/// Cognition-data shows the predictions of the last observe, also after a learn emptied the
+/// STM (the reference keeps them until clear-stm).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cognition_predictions_survive_a_learn() {
+    let Some(server) = TestServer::start("cognition_predictions_survive_a_learn").await else {
+        return;
+    };
+    let id = server.create_session(&node("cognition_learn")).await;
+    server.observe_all(&id, &[&["a"], &["b"], &["c"]]).await;
+    server.learn(&id).await;
+    server.observe_all(&id, &[&["a"], &["b"]]).await;
+    let before = server.get(&format!("/sessions/{id}/cognition-data")).await;
+    let before = before.expect(200)["cognition_data"]["predictions"].clone();
+    assert_eq!(before.as_array().map(Vec::len), Some(1), "{before}");
+    server.learn(&id).await;
+    let after = server.get(&format!("/sessions/{id}/cognition-data")).await;
+    let after = &after.expect(200)["cognition_data"];
+    assert_eq!(after["short_term_memory"], json!([]));
+    // Computed now, from the STM of the last observe: [a, b, c] still predicts, and the
+    // just-learned [a, b] matches too.
+    let names: Vec<&Value> = after["predictions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|prediction| &prediction["name"])
+        .collect();
+    assert!(names.contains(&&before[0]["name"]), "{after}");
+    assert_eq!(names.len(), 2, "{after}");
+    server.clear_all(&id).await;
+    server.stop().await;
+}
