@@ -6,6 +6,9 @@ use std::net::SocketAddr;
 use clap::Parser;
 use clap::builder::BoolishValueParser;
 use kato_kb::{KbError, SessionConfig};
+use serde_json::Value;
+
+use crate::error::ApiError;
 
 /// The KATO-compatible HTTP service.
 #[derive(Debug, Clone, Parser)]
@@ -66,6 +69,38 @@ pub struct ServerArgs {
         default_value_t = 10 * 1024 * 1024
     )]
     pub max_body_bytes: usize,
+    /// Most observations per observe-sequence and sequences per learn-sequences request.
+    #[arg(
+        long,
+        env = "KATO_MAX_ITEMS_PER_REQUEST",
+        value_name = "KATO_MAX_ITEMS_PER_REQUEST",
+        default_value_t = 10_000
+    )]
+    pub max_items_per_request: usize,
+    /// Most symbols in one event.
+    #[arg(
+        long,
+        env = "KATO_MAX_SYMBOLS_PER_EVENT",
+        value_name = "KATO_MAX_SYMBOLS_PER_EVENT",
+        default_value_t = 1_000
+    )]
+    pub max_symbols_per_event: usize,
+    /// Longest symbol, in bytes of UTF-8.
+    #[arg(
+        long,
+        env = "KATO_MAX_SYMBOL_BYTES",
+        value_name = "KATO_MAX_SYMBOL_BYTES",
+        default_value_t = 4_096
+    )]
+    pub max_symbol_bytes: usize,
+    /// Longest node id, in bytes of UTF-8.
+    #[arg(
+        long,
+        env = "KATO_MAX_NODE_ID_BYTES",
+        value_name = "KATO_MAX_NODE_ID_BYTES",
+        default_value_t = 256
+    )]
+    pub max_node_id_bytes: usize,
     /// Default auto-learn threshold in events (0 = off).
     #[arg(
         long,
@@ -148,6 +183,87 @@ pub struct ServerArgs {
     pub rank_sort_algo: String,
 }
 
+/// What one request may carry; each limit answers 413 (the body) or 422 naming its variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// `KATO_MAX_BODY_BYTES`.
+    pub max_body_bytes: usize,
+    /// `KATO_MAX_ITEMS_PER_REQUEST`.
+    pub max_items_per_request: usize,
+    /// `KATO_MAX_SYMBOLS_PER_EVENT`.
+    pub max_symbols_per_event: usize,
+    /// `KATO_MAX_SYMBOL_BYTES`.
+    pub max_symbol_bytes: usize,
+    /// `KATO_MAX_NODE_ID_BYTES`.
+    pub max_node_id_bytes: usize,
+}
+
+impl Limits {
+    /// At most `max_items_per_request` items in the list at `loc`.
+    pub(crate) fn check_items(&self, loc: &[&str], count: usize) -> Result<(), ApiError> {
+        let limit = self.max_items_per_request;
+        if count > limit {
+            return Err(too_long(
+                loc.iter().map(|part| Value::from(*part)).collect(),
+                format!(
+                    "{count} items; the limit is {limit} per request (KATO_MAX_ITEMS_PER_REQUEST)"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// One event's symbols at `loc`: at most `max_symbols_per_event`, each at most
+    /// `max_symbol_bytes` long.
+    pub(crate) fn check_event(&self, loc: Vec<Value>, symbols: &[String]) -> Result<(), ApiError> {
+        if symbols.len() > self.max_symbols_per_event {
+            return Err(too_long(
+                loc,
+                format!(
+                    "{} symbols in one event; the limit is {} (KATO_MAX_SYMBOLS_PER_EVENT)",
+                    symbols.len(),
+                    self.max_symbols_per_event
+                ),
+            ));
+        }
+        if let Some(index) = symbols
+            .iter()
+            .position(|symbol| symbol.len() > self.max_symbol_bytes)
+        {
+            let mut loc = loc;
+            loc.push(Value::from(index));
+            return Err(too_long(
+                loc,
+                format!(
+                    "a symbol of {} bytes; the limit is {} (KATO_MAX_SYMBOL_BYTES)",
+                    symbols[index].len(),
+                    self.max_symbol_bytes
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A node id at `loc` at most `max_node_id_bytes` long.
+    pub(crate) fn check_node_id(&self, loc: Vec<Value>, node_id: &str) -> Result<(), ApiError> {
+        if node_id.len() > self.max_node_id_bytes {
+            return Err(too_long(
+                loc,
+                format!(
+                    "a node id of {} bytes; the limit is {} (KATO_MAX_NODE_ID_BYTES)",
+                    node_id.len(),
+                    self.max_node_id_bytes
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn too_long(loc: Vec<Value>, msg: String) -> ApiError {
+    ApiError::invalid_field(loc, "too_long", msg, Value::Null)
+}
+
 /// A bearer token; never printed (its `Debug` is redacted).
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApiToken(String);
@@ -185,6 +301,28 @@ impl std::fmt::Debug for ApiToken {
 }
 
 impl ServerArgs {
+    /// The request limits; each must be at least 1 (the error names the variable).
+    pub fn limits(&self) -> Result<Limits, String> {
+        for (variable, value) in [
+            ("KATO_MAX_BODY_BYTES", self.max_body_bytes),
+            ("KATO_MAX_ITEMS_PER_REQUEST", self.max_items_per_request),
+            ("KATO_MAX_SYMBOLS_PER_EVENT", self.max_symbols_per_event),
+            ("KATO_MAX_SYMBOL_BYTES", self.max_symbol_bytes),
+            ("KATO_MAX_NODE_ID_BYTES", self.max_node_id_bytes),
+        ] {
+            if value == 0 {
+                return Err(format!("invalid {variable}: must be at least 1"));
+            }
+        }
+        Ok(Limits {
+            max_body_bytes: self.max_body_bytes,
+            max_items_per_request: self.max_items_per_request,
+            max_symbols_per_event: self.max_symbols_per_event,
+            max_symbol_bytes: self.max_symbol_bytes,
+            max_node_id_bytes: self.max_node_id_bytes,
+        })
+    }
+
     /// The arguments with every default, for the stores at the given URLs (tests, embedding).
     pub fn for_stores(clickhouse_url: &str, clickhouse_database: &str, redis_url: &str) -> Self {
         let mut args = Self::parse_from(["kato-server"]);

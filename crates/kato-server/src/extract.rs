@@ -25,7 +25,9 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ValidJson<T> {
     async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
         let bytes = Bytes::from_request(request, state)
             .await
-            .map_err(|rejection| body_rejection(rejection, state.settings().max_body_bytes))?;
+            .map_err(|rejection| {
+                body_rejection(rejection, state.settings().limits.max_body_bytes)
+            })?;
         parse_body(&bytes).map(ValidJson)
     }
 }
@@ -202,6 +204,8 @@ impl FromRequestParts<AppState> for NodeKb {
         } else {
             ("default_node".to_owned(), ["query", "node_id"])
         };
+        let loc_values: Vec<Value> = loc.iter().map(|part| Value::from(*part)).collect();
+        state.settings().limits.check_node_id(loc_values, &node)?;
         let kb = kb_id_for_node(&node, &state.settings().service_name).map_err(|error| {
             ApiError::invalid_field(
                 loc.iter().map(|part| Value::from(*part)).collect(),

@@ -37,14 +37,14 @@ use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::CorsLayer;
 
-pub use config::{ApiToken, ServerArgs};
+pub use config::{ApiToken, Limits, ServerArgs};
 pub use error::ApiError;
 pub use state::{AppState, ServerSettings};
 
 /// The API: every route of the reference's session API, `/openapi.json` and `/docs`, with
 /// the trace-id, telemetry and session middleware.
 pub fn router(state: AppState) -> Router {
-    let max_body_bytes = state.settings().max_body_bytes;
+    let max_body_bytes = state.settings().limits.max_body_bytes;
     let (api, _) = routes::api();
     api.route_layer(axum::middleware::from_fn_with_state(
         state.clone(),

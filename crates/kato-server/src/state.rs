@@ -8,7 +8,7 @@ use kato_clickhouse::BatchObserver;
 use kato_kb::{KnowledgeBase, KnowledgeBaseConfig, SessionConfig};
 use kato_redis::{RedisConfig, SessionStore, SessionStoreConfig};
 
-use crate::config::{ApiToken, ServerArgs};
+use crate::config::{ApiToken, Limits, ServerArgs};
 use crate::error::ApiError;
 use crate::node::kb_id_for_node;
 use crate::telemetry::Telemetry;
@@ -22,8 +22,8 @@ pub struct ServerSettings {
     pub session_ttl: u64,
     /// kb id suffix.
     pub service_name: String,
-    /// Largest request body.
-    pub max_body_bytes: usize,
+    /// What one request may carry.
+    pub limits: Limits,
     /// The Redis URL without credentials, for `/status`.
     pub redis_url_public: String,
     /// The bearer token every route but `/health` requires, when set.
@@ -50,11 +50,7 @@ impl AppState {
     /// Checks the settings, connects to both stores and ensures the ClickHouse schema.
     pub async fn connect(args: &ServerArgs) -> Result<Self, ApiError> {
         let defaults = args.session_defaults().map_err(ApiError::InvalidSetting)?;
-        if args.max_body_bytes == 0 {
-            return Err(ApiError::InvalidSetting(
-                "invalid KATO_MAX_BODY_BYTES: must be at least 1".to_owned(),
-            ));
-        }
+        let limits = args.limits().map_err(ApiError::InvalidSetting)?;
         kb_id_for_node("default_node", &args.service_name).map_err(|error| {
             ApiError::InvalidSetting(format!(
                 "invalid SERVICE_NAME {:?}: it must make valid kb ids ({error})",
@@ -81,7 +77,7 @@ impl AppState {
                     defaults,
                     session_ttl: args.session_ttl,
                     service_name: args.service_name.clone(),
-                    max_body_bytes: args.max_body_bytes,
+                    limits,
                     redis_url_public: without_credentials(&args.redis_url),
                     api_token: args.api_token.clone(),
                 },

@@ -15,24 +15,6 @@ use crate::requests::{LearnSequences, ObservationData, ObserveSequence};
 use crate::session::{LockedSession, read_session, to_completion};
 use crate::state::AppState;
 
-/// The most observations one observe-sequence request carries, and the most sequences one
-/// learn-sequences request carries: each request runs under one lock or one batch of learns.
-const MAX_ITEMS_PER_REQUEST: usize = 10_000;
-
-fn check_item_count(field: &str, count: usize) -> Result<(), ApiError> {
-    if count > MAX_ITEMS_PER_REQUEST {
-        return Err(ApiError::invalid_field(
-            vec!["body".into(), field.into()],
-            "too_long",
-            format!(
-                "{field} holds {count} items; the limit is {MAX_ITEMS_PER_REQUEST} per request"
-            ),
-            Value::Null,
-        ));
-    }
-    Ok(())
-}
-
 fn observation_id(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
 }
@@ -53,6 +35,9 @@ pub(crate) async fn observe(
     ValidPath(id): ValidPath<String>,
     ValidJson(data): ValidJson<ObservationData>,
 ) -> Result<Json<Value>, ApiError> {
+    app.settings()
+        .limits
+        .check_event(vec!["body".into(), "strings".into()], &data.strings)?;
     to_completion(async move {
         let mut locked = LockedSession::acquire(&app, &id).await?;
         let outcome = memory::observe(&app, &mut locked.state, &data).await;
@@ -86,7 +71,19 @@ pub(crate) async fn observe_sequence(
     ValidPath(id): ValidPath<String>,
     ValidJson(request): ValidJson<ObserveSequence>,
 ) -> Result<Json<Value>, ApiError> {
-    check_item_count("observations", request.observations.len())?;
+    let limits = app.settings().limits;
+    limits.check_items(&["body", "observations"], request.observations.len())?;
+    for (index, observation) in request.observations.iter().enumerate() {
+        limits.check_event(
+            vec![
+                "body".into(),
+                "observations".into(),
+                index.into(),
+                "strings".into(),
+            ],
+            &observation.strings,
+        )?;
+    }
     to_completion(async move {
         let mut locked = LockedSession::acquire(&app, &id).await?;
         let initial_stm_length = locked.state.stm.len();
@@ -166,7 +163,21 @@ pub(crate) async fn learn_sequences(
     ValidPath(id): ValidPath<String>,
     ValidJson(request): ValidJson<LearnSequences>,
 ) -> Result<Json<Value>, ApiError> {
-    check_item_count("sequences", request.sequences.len())?;
+    let limits = app.settings().limits;
+    limits.check_items(&["body", "sequences"], request.sequences.len())?;
+    for (index, sequence) in request.sequences.iter().enumerate() {
+        for (event_index, event) in sequence.iter().enumerate() {
+            limits.check_event(
+                vec![
+                    "body".into(),
+                    "sequences".into(),
+                    index.into(),
+                    event_index.into(),
+                ],
+                event,
+            )?;
+        }
+    }
     to_completion(async move {
         let (session, _) = read_session(&app, &id).await?;
         let names = memory::learn_sequences(&app, &session, &request.sequences).await?;

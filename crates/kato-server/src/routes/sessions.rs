@@ -53,6 +53,9 @@ pub(crate) async fn create_session(
     ValidJson(request): ValidJson<CreateSession>,
 ) -> Result<Json<Value>, ApiError> {
     let settings = app.settings();
+    settings
+        .limits
+        .check_node_id(vec!["body".into(), "node_id".into()], &request.node_id)?;
     let kb_id = kb_id_for_node(&request.node_id, &settings.service_name).map_err(|error| {
         ApiError::invalid_field(
             vec!["body".into(), "node_id".into()],

@@ -504,7 +504,8 @@ async fn odd_symbols_are_ordinary_symbols() {
     };
     let node = node("odd_symbols");
     let id = server.create_session(&node).await;
-    let huge = "h".repeat(100_000);
+    // As long as KATO_MAX_SYMBOL_BYTES allows (4096 by default); longer is a 422.
+    let huge = "h".repeat(4096);
     let odd = [
         "",
         huge.as_str(),
@@ -677,5 +678,74 @@ async fn limits_and_undecodable_paths() {
     let reply = server.get("/pattern/%FF").await;
     assert_eq!(reply.status, 422, "{}", reply.text);
     assert_eq!(reply.body["detail"][0]["loc"], json!(["path"]));
+    server.stop().await;
+}
+
+/// Each request limit answers 422 at the offending field with a message naming its variable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configured_limits_name_their_variable() {
+    let Some(server) = TestServer::start_with("configured_limits_name_their_variable", |args| {
+        args.max_symbols_per_event = 3;
+        args.max_symbol_bytes = 8;
+        args.max_node_id_bytes = 40;
+    })
+    .await
+    else {
+        return;
+    };
+    let id = server.create_session(&node("limits2")).await;
+    let check = |reply: &Reply, loc: Value, variable: &str| {
+        assert_eq!(reply.status, 422, "{}", reply.text);
+        let item = &reply.body["detail"][0];
+        assert_eq!(item["loc"], loc, "{}", reply.text);
+        assert!(
+            item["msg"].as_str().unwrap().contains(variable),
+            "{}",
+            reply.text
+        );
+    };
+    let reply = server
+        .post_json(
+            &format!("/sessions/{id}/observe"),
+            &json!({"strings": ["a", "b", "c", "d"]}),
+        )
+        .await;
+    check(&reply, json!(["body", "strings"]), "KATO_MAX_SYMBOLS_PER_EVENT");
+    let reply = server
+        .post_json(
+            &format!("/sessions/{id}/observe"),
+            &json!({"strings": ["ok", "123456789"]}),
+        )
+        .await;
+    check(&reply, json!(["body", "strings", 1]), "KATO_MAX_SYMBOL_BYTES");
+    let reply = server
+        .post_json(
+            &format!("/sessions/{id}/observe-sequence"),
+            &json!({"observations": [{"strings": ["a"]}, {"strings": ["a", "b", "c", "d"]}]}),
+        )
+        .await;
+    check(
+        &reply,
+        json!(["body", "observations", 1, "strings"]),
+        "KATO_MAX_SYMBOLS_PER_EVENT",
+    );
+    let reply = server
+        .post_json(
+            &format!("/sessions/{id}/learn-sequences"),
+            &json!({"sequences": [[["a"], ["123456789"]]]}),
+        )
+        .await;
+    check(&reply, json!(["body", "sequences", 0, 1, 0]), "KATO_MAX_SYMBOL_BYTES");
+    let long_node = "n".repeat(41);
+    let reply = server
+        .post_json("/sessions", &json!({"node_id": long_node}))
+        .await;
+    check(&reply, json!(["body", "node_id"]), "KATO_MAX_NODE_ID_BYTES");
+    let reply = server
+        .get(&format!("/symbols/stats?node_id={long_node}"))
+        .await;
+    check(&reply, json!(["query", "node_id"]), "KATO_MAX_NODE_ID_BYTES");
+    // Nothing was observed by the refused requests.
+    assert_eq!(server.stm(&id).await, json!([]));
     server.stop().await;
 }
