@@ -16,8 +16,10 @@ use crate::KbError;
 
 /// A session's overrides; `None` means "use the default". Field names are the reference's, in
 /// the reference's order; unset fields are left out of the JSON.
+///
+/// Reading ignores unknown keys, so state written by a newer version stays readable;
+/// [`SessionConfig::updated`] is where a client's unknown key is refused.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct SessionConfig {
     /// Auto-learn threshold in events (0 = off).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -184,6 +186,34 @@ fn check_range<T: PartialOrd + std::fmt::Display + Copy>(
 }
 
 impl SessionConfig {
+    /// Every key, in the reference's order.
+    pub const KEYS: [&'static str; 24] = [
+        "max_pattern_length",
+        "persistence",
+        "recall_threshold",
+        "stm_mode",
+        "indexer_type",
+        "max_predictions",
+        "sort_symbols",
+        "process_predictions",
+        "use_token_matching",
+        "fuzzy_token_threshold",
+        "rank_sort_algo",
+        "affinity_emotive",
+        "filter_pipeline",
+        "length_min_ratio",
+        "length_max_ratio",
+        "jaccard_threshold",
+        "jaccard_min_overlap",
+        "minhash_threshold",
+        "minhash_bands",
+        "minhash_rows",
+        "minhash_num_hashes",
+        "bloom_false_positive_rate",
+        "max_candidates_per_stage",
+        "enable_filter_metrics",
+    ];
+
     /// Checks every override against the reference's ranges; the error names the field.
     pub fn validate(&self) -> Result<(), KbError> {
         check_range("persistence", self.persistence, 1, Some(100))?;
@@ -293,6 +323,10 @@ impl SessionConfig {
             if IGNORED.contains(&key.as_str()) {
                 continue;
             }
+            if !Self::KEYS.contains(&key.as_str()) {
+                errors.insert(key.clone(), "unknown configuration key".to_owned());
+                continue;
+            }
             let mut value = value.clone();
             if key == "stm_mode"
                 && let Value::String(mode) = &value
@@ -302,13 +336,7 @@ impl SessionConfig {
             }
             let single = Map::from_iter([(key.clone(), value.clone())]);
             let checked = serde_json::from_value::<SessionConfig>(Value::Object(single))
-                .map_err(|e| {
-                    if e.to_string().starts_with("unknown field") {
-                        "unknown configuration key".to_owned()
-                    } else {
-                        e.to_string()
-                    }
-                })
+                .map_err(|e| e.to_string())
                 .and_then(|one| match one.validate() {
                     Ok(()) => Ok(()),
                     Err(KbError::InvalidInput { reason, .. }) => Err(reason),
@@ -503,6 +531,41 @@ mod tests {
             })))
             .unwrap_err();
         assert!(errors.contains_key("minhash_rows"), "{errors:?}");
+    }
+
+    #[test]
+    fn keys_are_every_field_in_order() {
+        let full = SessionConfig {
+            fuzzy_token_threshold: Some(0.5),
+            affinity_emotive: Some("joy".to_owned()),
+            ..SessionConfig::reference_filter_defaults().merged_over(&SessionConfig {
+                max_pattern_length: Some(0),
+                persistence: Some(5),
+                recall_threshold: Some(0.1),
+                stm_mode: Some("CLEAR".to_owned()),
+                indexer_type: Some("VI".to_owned()),
+                max_predictions: Some(100),
+                sort_symbols: Some(true),
+                process_predictions: Some(true),
+                use_token_matching: Some(true),
+                rank_sort_algo: Some("potential".to_owned()),
+                ..SessionConfig::default()
+            })
+        };
+        let Value::Object(map) = serde_json::to_value(&full).unwrap() else {
+            panic!("a config serializes to an object");
+        };
+        assert_eq!(
+            map.keys().map(String::as_str).collect::<Vec<_>>(),
+            SessionConfig::KEYS
+        );
+    }
+
+    #[test]
+    fn stored_configs_with_unknown_keys_still_read() {
+        let config: SessionConfig =
+            serde_json::from_str(r#"{"max_predictions": 3, "added_later": true}"#).unwrap();
+        assert_eq!(config.max_predictions, Some(3));
     }
 
     #[test]

@@ -23,10 +23,13 @@ const MAX_KEPT_ENTRIES: usize = 1000;
 pub(crate) struct Percept {
     pub(crate) strings: Vec<String>,
     pub(crate) vectors: Vec<Vec<f64>>,
+    #[serde(default)]
     pub(crate) metadata: Map<String, Value>,
 }
 
-/// Everything the service keeps of one session.
+/// Everything the service keeps of one session. Fields a newer version adds must default
+/// (`#[serde(default)]`), and unknown fields are ignored, so instances of two versions can
+/// share sessions during a rolling deploy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct SessionState {
     pub(crate) session_id: String,
@@ -36,16 +39,24 @@ pub(crate) struct SessionState {
     /// The sliding TTL.
     pub(crate) ttl_seconds: u64,
     /// The client's metadata from creation.
+    #[serde(default)]
     pub(crate) metadata: Map<String, Value>,
     /// The session's configuration overrides.
+    #[serde(default)]
     pub(crate) config: SessionConfig,
+    #[serde(default)]
     pub(crate) stm: Stm,
+    #[serde(default)]
     pub(crate) emotives_accumulator: Vec<BTreeMap<String, f64>>,
+    #[serde(default)]
     pub(crate) metadata_accumulator: Vec<Map<String, Value>>,
     /// Observations since the last clear.
+    #[serde(default)]
     pub(crate) time: u64,
+    #[serde(default)]
     pub(crate) percept: Option<Percept>,
     /// What `cognition-data` predicts from.
+    #[serde(default)]
     pub(crate) prediction_source: PredictionSource,
 }
 

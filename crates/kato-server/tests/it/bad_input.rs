@@ -710,14 +710,22 @@ async fn configured_limits_name_their_variable() {
             &json!({"strings": ["a", "b", "c", "d"]}),
         )
         .await;
-    check(&reply, json!(["body", "strings"]), "KATO_MAX_SYMBOLS_PER_EVENT");
+    check(
+        &reply,
+        json!(["body", "strings"]),
+        "KATO_MAX_SYMBOLS_PER_EVENT",
+    );
     let reply = server
         .post_json(
             &format!("/sessions/{id}/observe"),
             &json!({"strings": ["ok", "123456789"]}),
         )
         .await;
-    check(&reply, json!(["body", "strings", 1]), "KATO_MAX_SYMBOL_BYTES");
+    check(
+        &reply,
+        json!(["body", "strings", 1]),
+        "KATO_MAX_SYMBOL_BYTES",
+    );
     let reply = server
         .post_json(
             &format!("/sessions/{id}/observe-sequence"),
@@ -735,7 +743,11 @@ async fn configured_limits_name_their_variable() {
             &json!({"sequences": [[["a"], ["123456789"]]]}),
         )
         .await;
-    check(&reply, json!(["body", "sequences", 0, 1, 0]), "KATO_MAX_SYMBOL_BYTES");
+    check(
+        &reply,
+        json!(["body", "sequences", 0, 1, 0]),
+        "KATO_MAX_SYMBOL_BYTES",
+    );
     let long_node = "n".repeat(41);
     let reply = server
         .post_json("/sessions", &json!({"node_id": long_node}))
@@ -744,7 +756,11 @@ async fn configured_limits_name_their_variable() {
     let reply = server
         .get(&format!("/symbols/stats?node_id={long_node}"))
         .await;
-    check(&reply, json!(["query", "node_id"]), "KATO_MAX_NODE_ID_BYTES");
+    check(
+        &reply,
+        json!(["query", "node_id"]),
+        "KATO_MAX_NODE_ID_BYTES",
+    );
     // Nothing was observed by the refused requests.
     assert_eq!(server.stm(&id).await, json!([]));
     server.stop().await;
