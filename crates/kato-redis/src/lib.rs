@@ -27,11 +27,23 @@ pub use writer::{
     RedisWriter, StoredValue, SymbolStats,
 };
 
+/// `url` with any password replaced by `***`, for messages.
+fn without_password(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+            format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
 /// Opens a managed connection to the Redis at `url` (e.g. `redis://127.0.0.1:6379`) with the
 /// connect and response timeouts of `config`.
 pub async fn connect(url: &str, config: &RedisConfig) -> Result<ConnectionManager, RedisError> {
     let client = redis::Client::open(url).map_err(|source| RedisError::InvalidUrl {
-        url: url.to_owned(),
+        url: without_password(url),
         source,
     })?;
     let manager_config = redis::aio::ConnectionManagerConfig::new()
@@ -39,4 +51,18 @@ pub async fn connect(url: &str, config: &RedisConfig) -> Result<ConnectionManage
         .set_response_timeout(Some(config.response_timeout))
         .set_number_of_retries(2);
     Ok(ConnectionManager::new_with_config(client, manager_config).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_password;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            without_password("redis://user:s3cret@host:6379/0"),
+            "redis://user:***@host:6379/0"
+        );
+        assert_eq!(without_password("redis://host:6379"), "redis://host:6379");
+    }
 }
