@@ -1,10 +1,12 @@
 //! `cargo xtask`: kato's task runner. See `cargo xtask --help`.
 
 mod bench;
+mod chaos;
 mod chdb;
 mod ci;
 mod kb;
 mod process;
+mod server;
 mod services;
 mod test;
 
@@ -77,6 +79,8 @@ enum Command {
         #[command(subcommand)]
         command: kb::KbCommand,
     },
+    /// Fault injection against a real kato-server: prints one JSON line.
+    Chaos(chaos::ChaosArgs),
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -135,6 +139,7 @@ fn run(command: Command) -> Result<i32> {
         Command::Test { args } => return test::run(&args),
         Command::Ci => return ci::run(),
         Command::Bench { bench } => return bench::run(bench),
+        Command::Chaos(args) => return chaos::run(&args),
         Command::Kb { command } => return kb::run(command),
         Command::ServeChdb {
             library,

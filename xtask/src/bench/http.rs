@@ -12,14 +12,14 @@
 //! kato-server in release and runs it on a free port; `server_rss_mb` is then the server's
 //! peak resident memory (VmHWM). With `--url` it uses that server and reports no RSS.
 
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use serde_json::{Value, json};
 
 use super::workload::{Workload, Zipf, events};
+use crate::server::{Client, build_server, peak_rss_mb, start_server, stop_server};
 use crate::{process, services};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -59,7 +59,7 @@ pub(crate) fn run(args: &HttpArgs) -> Result<i32> {
         None => services::with_throwaway("bench", |urls| {
             build_server()?;
             let port = process::free_port()?;
-            let mut server = start_server(&urls.clickhouse, &urls.redis, port)?;
+            let mut server = start_server(&urls.clickhouse, &urls.redis, "kato_bench", port)?;
             let url = format!("http://127.0.0.1:{port}");
             let report = drive(args, &url, Some(server.id()));
             stop_server(&mut server);
@@ -84,47 +84,6 @@ pub(crate) fn run(args: &HttpArgs) -> Result<i32> {
         );
     }
     Ok(0)
-}
-
-fn build_server() -> Result<()> {
-    eprintln!("bench http: building kato-server (release)");
-    let status = Command::new(crate::test::cargo())
-        .args(["build", "--release", "--quiet", "-p", "kato-server"])
-        .current_dir(crate::workspace_root())
-        .status()
-        .context("running cargo build")?;
-    if !status.success() {
-        bail!("building kato-server failed");
-    }
-    Ok(())
-}
-
-fn start_server(clickhouse: &str, redis: &str, port: u16) -> Result<Child> {
-    let mut command = Command::new(crate::workspace_root().join("target/release/kato-server"));
-    command
-        .env("KATO_CLICKHOUSE_URL", clickhouse)
-        .env("KATO_REDIS_URL", redis)
-        .env("KATO_CLICKHOUSE_DATABASE", "kato_bench")
-        .env("KATO_LISTEN", format!("127.0.0.1:{port}"))
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null());
-    process::configure_lifetime(&mut command, process::Lifetime::Throwaway);
-    let mut child = command.spawn().context("starting kato-server")?;
-    let ready = process::wait_until(Duration::from_secs(60), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
-    if !ready {
-        let _ = child.kill();
-        bail!("kato-server did not listen on port {port} within 60 s");
-    }
-    Ok(child)
-}
-
-fn stop_server(server: &mut Child) {
-    if let Err(error) = process::terminate(server.id(), Duration::from_secs(10)) {
-        eprintln!("bench http: stopping kato-server: {error:#}");
-    }
-    let _ = server.wait();
 }
 
 fn drive(args: &HttpArgs, url: &str, server_pid: Option<u32>) -> Result<Value> {
@@ -351,75 +310,4 @@ async fn predict(
         observe_latencies,
         recall_at_10: hits as f64 / args.queries.max(1) as f64,
     })
-}
-
-/// The server's peak resident memory in MiB, from `/proc/<pid>/status`.
-fn peak_rss_mb(pid: u32) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kib: f64 = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()?;
-    Some((kib / 1024.0).round())
-}
-
-/// A JSON client of the API that fails on any non-2xx answer.
-#[derive(Clone)]
-struct Client {
-    http: reqwest::Client,
-    base: Arc<str>,
-}
-
-impl Client {
-    fn new(base: &str) -> Result<Self> {
-        Ok(Self {
-            http: reqwest::Client::builder()
-                .pool_max_idle_per_host(256)
-                .build()?,
-            base: base.trim_end_matches('/').into(),
-        })
-    }
-
-    async fn create_session(&self, node: &str) -> Result<String> {
-        let session = self
-            .post("/sessions", Some(json!({ "node_id": node })))
-            .await?;
-        Ok(session["session_id"]
-            .as_str()
-            .with_context(|| format!("POST /sessions answered {session}"))?
-            .to_owned())
-    }
-
-    async fn post(&self, path: &str, body: Option<Value>) -> Result<Value> {
-        let request = self.http.post(format!("{}{path}", self.base));
-        let request = match body {
-            Some(body) => request.json(&body),
-            None => request,
-        };
-        Self::answer(path, request.send().await).await
-    }
-
-    async fn get(&self, path: &str) -> Result<Value> {
-        Self::answer(
-            path,
-            self.http.get(format!("{}{path}", self.base)).send().await,
-        )
-        .await
-    }
-
-    async fn answer(path: &str, sent: reqwest::Result<reqwest::Response>) -> Result<Value> {
-        let response = sent.with_context(|| format!("sending {path}"))?;
-        let status = response.status();
-        let body = response
-            .text()
-            .await
-            .with_context(|| format!("reading {path}"))?;
-        if !status.is_success() {
-            bail!("{path} answered {status}: {body}");
-        }
-        serde_json::from_str(&body).with_context(|| format!("{path} answered {body:?}"))
-    }
 }

@@ -86,7 +86,7 @@ fn percentile_ms(sorted: &[std::time::Duration], p: usize) -> f64 {
 }
 
 /// Runs this same xtask command again from a release build of xtask; returns its exit code.
-fn rerun_optimized() -> Result<i32> {
+pub(crate) fn rerun_optimized() -> Result<i32> {
     eprintln!("bench: building xtask with optimisations and running it there ...");
     let status = Command::new(cargo())
         .args(["run", "--quiet", "--release", "-p", "xtask", "--"])
