@@ -61,7 +61,10 @@ mod tests {
     fn credentials_leave_the_url() {
         assert_eq!(
             split_credentials("http://kato:s3cret@clickhouse:8123/"),
-            ("http://clickhouse:8123/".to_owned(), Some(("kato", "s3cret")))
+            (
+                "http://clickhouse:8123/".to_owned(),
+                Some(("kato", "s3cret"))
+            )
         );
         assert_eq!(
             split_credentials("http://kato@clickhouse:8123"),
