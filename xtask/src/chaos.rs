@@ -1,19 +1,33 @@
 //! `cargo xtask chaos`: fault-injection scenarios against a real kato-server over real stores.
 //! Prints one JSON line `{"bench":"chaos","scenarios":[...],"acknowledged":N,"lost":L}` and
-//! exits non-zero when anything acknowledged was lost or the kb could not be made consistent.
+//! exits non-zero when anything acknowledged was lost or a kb could not be made consistent.
 //!
-//! Scenarios so far:
-//! - `kill9_during_learn`: C clients learn distinct sequences through the bulk route; after a
-//!   few seconds the server gets SIGKILL. After a restart every acknowledged learn must be
-//!   there with frequency 1 (each sequence is learned by exactly one request), and the kb must
-//!   verify clean, or clean after `rehydrate` (a learn cut between ClickHouse and Redis).
+//! Load: C clients learn distinct sequences through the bulk route, so every sequence is
+//! learned by exactly one request and an acknowledged learn must end with frequency 1.
+//!
+//! - `kill9_during_learn`: SIGKILL to the server under load. After a restart every
+//!   acknowledged learn is there, and the kb verifies clean, or clean after `rehydrate` (a
+//!   batch cut between ClickHouse and Redis).
+//! - `clickhouse_outage`: the server reaches ClickHouse through a TCP proxy that is cut for a
+//!   few seconds under load: learns answer 503 while it is cut (never 500), succeed again
+//!   once it is back without a restart, every acknowledged learn is there once, and the kb
+//!   verifies clean (after `rehydrate` if a batch was cut midway).
+//! - `redis_wipe`: Redis is cut off while clients keep learning (503s), and everything in it
+//!   is deleted, as a restart without persistence would; once it is back the server recovers
+//!   by itself, and `rehydrate` restores the kb to exactly the dump taken before the wipe.
+//!
+//! A proxy cut stands in for stopping and starting the store's process: the server sees the
+//! same refused and dropped connections, and the store keeps serving the checker.
 
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, ensure};
 use kato_core::KbId;
 use kato_kb::{KnowledgeBase, KnowledgeBaseConfig};
+use kato_test_support::TcpProxy;
 use serde_json::{Value, json};
 
 use crate::server::{Client, build_server, start_server, stop_server};
@@ -21,9 +35,6 @@ use crate::{process, services};
 
 /// The database the chaos server uses.
 const DATABASE: &str = "kato_chaos";
-/// The node every chaos client learns into, and its kb id (`<node>_kato`).
-const NODE: &str = "chaos_kill9";
-const KB: &str = "chaos_kill9_kato";
 /// Sequences per learn request.
 const SEQUENCES_PER_REQUEST: usize = 10;
 
@@ -32,7 +43,7 @@ pub(crate) struct ChaosArgs {
     /// Concurrent learning clients.
     #[arg(long, default_value_t = 32)]
     clients: usize,
-    /// Seconds of load before the fault.
+    /// Seconds of load before each fault.
     #[arg(long, default_value_t = 3)]
     load_seconds: u64,
     /// Print only the JSON line.
@@ -44,135 +55,393 @@ pub(crate) fn run(args: &ChaosArgs) -> Result<i32> {
     if cfg!(debug_assertions) {
         return crate::bench::rerun_optimized();
     }
-    let report = services::with_throwaway("chaos", |urls| {
+    let scenarios = services::with_throwaway("chaos", |urls| {
         build_server()?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?;
-        runtime.block_on(kill9_during_learn(args, &urls.clickhouse, &urls.redis))
+        runtime.block_on(async {
+            Ok(vec![
+                kill9_during_learn(args, &urls.clickhouse, &urls.redis).await?,
+                clickhouse_outage(args, &urls.clickhouse, &urls.redis).await?,
+                redis_wipe(args, &urls.clickhouse, &urls.redis).await?,
+            ])
+        })
     })?;
-    let acknowledged = report["acknowledged"].as_u64().unwrap_or(0);
-    let lost = report["lost"].as_u64().unwrap_or(u64::MAX);
-    let consistent = report["consistent"].as_bool().unwrap_or(false);
-    let summary = json!({
-        "bench": "chaos",
-        "scenarios": [report],
-        "acknowledged": acknowledged,
-        "lost": lost,
-    });
-    println!("{summary}");
+    let acknowledged: u64 = scenarios
+        .iter()
+        .map(|s| s["acknowledged"].as_u64().unwrap_or(0))
+        .sum();
+    let lost: u64 = scenarios
+        .iter()
+        .map(|s| s["lost"].as_u64().unwrap_or(u64::MAX))
+        .sum();
+    let consistent = scenarios.iter().all(|s| s["consistent"] == true);
+    println!(
+        "{}",
+        json!({
+            "bench": "chaos",
+            "scenarios": scenarios,
+            "acknowledged": acknowledged,
+            "lost": lost,
+        })
+    );
     if !args.json {
         eprintln!(
-            "chaos: {acknowledged} acknowledged learns, {lost} lost, kb consistent: {consistent}"
+            "chaos: {acknowledged} acknowledged learns, {lost} lost, every kb consistent: {consistent}"
         );
     }
     Ok(if lost == 0 && consistent { 0 } else { 1 })
 }
 
-async fn kill9_during_learn(args: &ChaosArgs, clickhouse: &str, redis: &str) -> Result<Value> {
-    let port = process::free_port()?;
-    let mut server = start_server(clickhouse, redis, DATABASE, port)?;
-    let client = Client::new(&format!("http://127.0.0.1:{port}"))?;
-    let acknowledged: Arc<Mutex<Vec<String>>> = Arc::default();
+/// What a learn load saw.
+#[derive(Debug, Default)]
+struct LoadOutcome {
+    /// Names of acknowledged learns.
+    acknowledged: Vec<String>,
+    /// Answers that were 503.
+    unavailable: u64,
+    /// Answers that were any other error (a 500 among them would be a bug).
+    other_errors: Vec<String>,
+}
+
+/// C clients learning distinct sequences into `node` until `stop` is set. With `give_up` a
+/// client stops at its first failed request (the server is gone); otherwise it pauses and
+/// goes on, creating a new session when its session is gone.
+async fn learn_load(
+    client: &Client,
+    node: &str,
+    clients: usize,
+    label: &'static str,
+    stop: Arc<AtomicBool>,
+    give_up: bool,
+) -> LoadOutcome {
+    let unavailable = Arc::new(AtomicU64::new(0));
     let mut workers = Vec::new();
-    for worker in 0..args.clients.max(1) {
-        let client = client.clone();
-        let acknowledged = Arc::clone(&acknowledged);
+    for worker in 0..clients.max(1) {
+        let (client, node, stop) = (client.clone(), node.to_owned(), Arc::clone(&stop));
+        let unavailable = Arc::clone(&unavailable);
         workers.push(tokio::spawn(async move {
-            let Ok(session) = client.create_session(NODE).await else {
-                return;
-            };
-            for request in 0.. {
+            let mut acknowledged = Vec::new();
+            let mut other_errors = Vec::new();
+            let mut session = None;
+            let mut request = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let id = match &session {
+                    Some(id) => String::clone(id),
+                    None => match client.create_session(&node).await {
+                        Ok(id) => {
+                            session = Some(id.clone());
+                            id
+                        }
+                        Err(error) => {
+                            if give_up {
+                                break;
+                            }
+                            note_failure(&error, &unavailable, &mut other_errors);
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            continue;
+                        }
+                    },
+                };
+                request += 1;
                 let sequences: Vec<Value> = (0..SEQUENCES_PER_REQUEST)
                     .map(|n| {
                         json!([
+                            [label],
                             [format!("w{worker}")],
                             [format!("r{request}")],
                             [format!("n{n}")]
                         ])
                     })
                     .collect();
-                let Ok(learned) = client
+                let learned = client
                     .post(
-                        &format!("/sessions/{session}/learn-sequences"),
+                        &format!("/sessions/{id}/learn-sequences"),
                         Some(json!({ "sequences": sequences })),
                     )
-                    .await
-                else {
-                    // The server is gone: whatever this request did is unacknowledged.
-                    return;
-                };
-                let names = learned["pattern_names"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default();
-                acknowledged.lock().expect("not poisoned").extend(
-                    names
-                        .iter()
-                        .filter_map(|name| name.as_str().map(str::to_owned)),
-                );
+                    .await;
+                match learned {
+                    Ok(learned) => acknowledged.extend(
+                        learned["pattern_names"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|name| name.as_str().map(str::to_owned)),
+                    ),
+                    Err(_) if give_up => break,
+                    Err(error) => {
+                        if error.to_string().contains("SESSION_NOT_FOUND") {
+                            session = None;
+                        } else {
+                            note_failure(&error, &unavailable, &mut other_errors);
+                        }
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
             }
+            (acknowledged, other_errors)
         }));
     }
-    tokio::time::sleep(Duration::from_secs(args.load_seconds)).await;
-    let pid = server.id();
-    eprintln!("chaos: SIGKILL to kato-server (pid {pid}) under load");
-    server.kill().context("killing kato-server")?;
-    let _ = server.wait();
+    let mut outcome = LoadOutcome::default();
     for worker in workers {
-        let _ = worker.await;
-    }
-    let acknowledged = std::mem::take(&mut *acknowledged.lock().expect("not poisoned"));
-    eprintln!(
-        "chaos: {} learns were acknowledged before the kill",
-        acknowledged.len()
-    );
-
-    let mut server = start_server(clickhouse, redis, DATABASE, port)?;
-    let mut lost = Vec::new();
-    for name in &acknowledged {
-        let path = format!("/pattern/{}?node_id={NODE}", name.replace('|', "%7C"));
-        let found = client.get(&path).await?;
-        let frequency = found["pattern"]["pattern"]["frequency"].as_u64();
-        if found["pattern"]["status"] != "okay" || frequency != Some(1) {
-            lost.push(name.clone());
+        if let Ok((acknowledged, other_errors)) = worker.await {
+            outcome.acknowledged.extend(acknowledged);
+            outcome.other_errors.extend(other_errors);
         }
     }
-    stop_server(&mut server);
+    outcome.unavailable = unavailable.load(Ordering::Relaxed);
+    outcome
+}
 
+fn note_failure(error: &anyhow::Error, unavailable: &AtomicU64, other: &mut Vec<String>) {
+    let text = format!("{error:#}");
+    if text.contains("503") {
+        unavailable.fetch_add(1, Ordering::Relaxed);
+    } else if other.len() < 10 {
+        other.push(text);
+    }
+}
+
+/// Runs `learn_load` in the background; `stop` ends it.
+fn spawn_load(
+    client: &Client,
+    node: &str,
+    clients: usize,
+    label: &'static str,
+    give_up: bool,
+) -> (Arc<AtomicBool>, tokio::task::JoinHandle<LoadOutcome>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (client, node, flag) = (client.clone(), node.to_owned(), Arc::clone(&stop));
+    let load =
+        tokio::spawn(
+            async move { learn_load(&client, &node, clients, label, flag, give_up).await },
+        );
+    (stop, load)
+}
+
+async fn finish_load(
+    stop: Arc<AtomicBool>,
+    load: tokio::task::JoinHandle<LoadOutcome>,
+) -> Result<LoadOutcome> {
+    stop.store(true, Ordering::Relaxed);
+    load.await.context("the load task")
+}
+
+/// The acknowledged names that are not present with frequency 1 (checked by 32 readers).
+async fn missing(client: &Client, node: &str, acknowledged: &[String]) -> Result<Vec<String>> {
+    let mut readers = tokio::task::JoinSet::new();
+    for names in acknowledged.chunks(acknowledged.len().div_ceil(32).max(1)) {
+        let (client, node, names) = (client.clone(), node.to_owned(), names.to_vec());
+        readers.spawn(async move {
+            let mut lost = Vec::new();
+            for name in names {
+                let path = format!("/pattern/{}?node_id={node}", name.replace('|', "%7C"));
+                let found = client.get(&path).await?;
+                let frequency = found["pattern"]["pattern"]["frequency"].as_u64();
+                if found["pattern"]["status"] != "okay" || frequency != Some(1) {
+                    lost.push(name);
+                }
+            }
+            anyhow::Ok(lost)
+        });
+    }
+    let mut lost = Vec::new();
+    while let Some(reader) = readers.join_next().await {
+        lost.extend(reader.context("a reader task")??);
+    }
+    Ok(lost)
+}
+
+async fn knowledge_base(clickhouse: &str, redis: &str) -> Result<KnowledgeBase> {
     let mut config = KnowledgeBaseConfig::new(clickhouse, redis);
     config.clickhouse_database = DATABASE.to_owned();
-    let knowledge_base = KnowledgeBase::connect(config).await?;
-    let kb = KbId::new(KB)?;
-    let before = knowledge_base.verify(&kb).await?;
-    let clean_after_kill = before.is_clean();
-    let consistent = if clean_after_kill {
-        true
-    } else {
-        eprintln!(
-            "chaos: verify found the cut learns ({} orphan bodies, {} learns without body, {} missing, {} unexpected, {} different keys); rehydrating",
-            before.orphan_bodies.len(),
-            before.learns_without_body.len(),
-            before.missing_keys.len(),
-            before.unexpected_keys.len(),
-            before.different_keys.len()
-        );
-        knowledge_base.rehydrate(&kb).await?;
-        knowledge_base.verify(&kb).await?.is_clean()
-    };
-    let learns_logged = before.learns_checked;
+    Ok(KnowledgeBase::connect(config).await?)
+}
+
+/// Verifies the kb, rehydrating it when verify is not clean; (clean at first, clean at end,
+/// orphan bodies found).
+async fn verify_or_repair(
+    knowledge_base: &KnowledgeBase,
+    kb: &KbId,
+) -> Result<(bool, bool, usize)> {
+    let before = knowledge_base.verify(kb).await?;
+    if before.is_clean() {
+        return Ok((true, true, 0));
+    }
+    eprintln!(
+        "chaos: {kb}: verify found {} orphan bodies, {} learns without body, {} missing, {} unexpected, {} different keys; rehydrating",
+        before.orphan_bodies.len(),
+        before.learns_without_body.len(),
+        before.missing_keys.len(),
+        before.unexpected_keys.len(),
+        before.different_keys.len()
+    );
+    knowledge_base.rehydrate(kb).await?;
+    let after = knowledge_base.verify(kb).await?;
+    Ok((false, after.is_clean(), before.orphan_bodies.len()))
+}
+
+/// The kb id of a chaos node (the reference's mapping: `<node>_kato`).
+fn kb_of(node: &str) -> Result<KbId> {
+    Ok(KbId::new(format!("{node}_kato"))?)
+}
+
+async fn kill9_during_learn(args: &ChaosArgs, clickhouse: &str, redis: &str) -> Result<Value> {
+    let node = "chaos_kill9";
+    let port = process::free_port()?;
+    let mut server = start_server(clickhouse, redis, DATABASE, port)?;
+    let client = Client::new(&format!("http://127.0.0.1:{port}"))?;
+    let (stop, load) = spawn_load(&client, node, args.clients, "kill9", true);
+    tokio::time::sleep(Duration::from_secs(args.load_seconds)).await;
+    eprintln!(
+        "chaos: SIGKILL to kato-server (pid {}) under load",
+        server.id()
+    );
+    server.kill().context("killing kato-server")?;
+    let _ = server.wait();
+    let outcome = finish_load(stop, load).await?;
+    eprintln!(
+        "chaos: {} learns were acknowledged before the kill",
+        outcome.acknowledged.len()
+    );
+    let mut server = start_server(clickhouse, redis, DATABASE, port)?;
+    let lost = missing(&client, node, &outcome.acknowledged).await?;
+    stop_server(&mut server);
+    let knowledge_base = knowledge_base(clickhouse, redis).await?;
+    let kb = kb_of(node)?;
+    let (clean_at_first, consistent, orphans) = verify_or_repair(&knowledge_base, &kb).await?;
     knowledge_base.drop_database(&kb, true).await?;
     Ok(json!({
         "name": "kill9_during_learn",
         "clients": args.clients,
-        "load_seconds": args.load_seconds,
         "faults": 1,
-        "acknowledged": acknowledged.len(),
-        "learns_logged": learns_logged,
+        "acknowledged": outcome.acknowledged.len(),
         "lost": lost.len(),
         "lost_names": lost.iter().take(10).collect::<Vec<_>>(),
-        "clean_after_kill": clean_after_kill,
-        "orphan_bodies_after_kill": before.orphan_bodies.len(),
+        "clean_after_fault": clean_at_first,
+        "orphan_bodies_after_fault": orphans,
         "consistent": consistent,
+    }))
+}
+
+async fn clickhouse_outage(args: &ChaosArgs, clickhouse: &str, redis: &str) -> Result<Value> {
+    let node = "chaos_clickhouse";
+    let proxy = TcpProxy::start(clickhouse).await;
+    let port = process::free_port()?;
+    let mut server = start_server(&proxy.url("http"), redis, DATABASE, port)?;
+    let client = Client::new(&format!("http://127.0.0.1:{port}"))?;
+    let (stop, load) = spawn_load(&client, node, args.clients, "clickhouse", false);
+    tokio::time::sleep(Duration::from_secs(args.load_seconds)).await;
+    eprintln!("chaos: ClickHouse cut off under load");
+    proxy.stop().await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    proxy.resume().await;
+    eprintln!("chaos: ClickHouse back");
+    tokio::time::sleep(Duration::from_secs(args.load_seconds)).await;
+    let outcome = finish_load(stop, load).await?;
+    let lost = missing(&client, node, &outcome.acknowledged).await?;
+    stop_server(&mut server);
+    proxy.stop().await;
+    let knowledge_base = knowledge_base(clickhouse, redis).await?;
+    let kb = kb_of(node)?;
+    let distinct: BTreeSet<&String> = outcome.acknowledged.iter().collect();
+    let stored = knowledge_base.clickhouse().count_patterns(&kb).await?;
+    let (clean_at_first, consistent, orphans) = verify_or_repair(&knowledge_base, &kb).await?;
+    let after_repair = knowledge_base.clickhouse().count_patterns(&kb).await?;
+    knowledge_base.drop_database(&kb, true).await?;
+    ensure!(
+        outcome.other_errors.is_empty(),
+        "clickhouse_outage: answers other than 503: {:?}",
+        outcome.other_errors
+    );
+    Ok(json!({
+        "name": "clickhouse_outage",
+        "clients": args.clients,
+        "faults": 1,
+        "outage_seconds": 3,
+        "unavailable_answers": outcome.unavailable,
+        "acknowledged": outcome.acknowledged.len(),
+        "lost": lost.len(),
+        "lost_names": lost.iter().take(10).collect::<Vec<_>>(),
+        "distinct_patterns_stored_after_repair": after_repair,
+        "patterns_stored_before_repair": stored,
+        "duplicates_visible": distinct.len() != outcome.acknowledged.len(),
+        "clean_after_fault": clean_at_first,
+        "orphan_bodies_after_fault": orphans,
+        "consistent": consistent && outcome.unavailable > 0 && after_repair == distinct.len() as u64,
+    }))
+}
+
+async fn redis_wipe(args: &ChaosArgs, clickhouse: &str, redis: &str) -> Result<Value> {
+    let node = "chaos_redis";
+    let proxy = TcpProxy::start(redis).await;
+    let port = process::free_port()?;
+    let mut server = start_server(clickhouse, &proxy.url("redis"), DATABASE, port)?;
+    let client = Client::new(&format!("http://127.0.0.1:{port}"))?;
+    let (stop, load) = spawn_load(&client, node, args.clients, "redis", false);
+    tokio::time::sleep(Duration::from_secs(args.load_seconds)).await;
+    let first = finish_load(stop, load).await?;
+    let knowledge_base = knowledge_base(clickhouse, redis).await?;
+    let kb = kb_of(node)?;
+    let before = knowledge_base.redis().dump_kb(&kb).await?;
+
+    eprintln!("chaos: Redis cut off and wiped under load");
+    proxy.stop().await;
+    let (stop, load) = spawn_load(&client, node, args.clients, "redis_down", false);
+    redis::cmd("FLUSHALL")
+        .query_async::<()>(&mut knowledge_base.redis().connection())
+        .await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let during = finish_load(stop, load).await?;
+    proxy.resume().await;
+    eprintln!("chaos: Redis back (empty)");
+
+    // The server recovers by itself: a new session and a learn succeed within a few seconds.
+    let mut recovered = false;
+    for _ in 0..50 {
+        if let Ok(session) = client.create_session(node).await {
+            let probe = client
+                .post(
+                    &format!("/sessions/{session}/learn-sequences"),
+                    Some(json!({ "sequences": [] })),
+                )
+                .await;
+            if probe.is_ok() {
+                recovered = true;
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    stop_server(&mut server);
+    proxy.stop().await;
+
+    knowledge_base.rehydrate(&kb).await?;
+    let after = knowledge_base.redis().dump_kb(&kb).await?;
+    let restored_exactly = after == before;
+    let lost = first
+        .acknowledged
+        .iter()
+        .filter(|name| {
+            let key = format!("frequency:{}", name.trim_start_matches("PTRN|"));
+            !after.contains_key(&key)
+        })
+        .count();
+    let clean = knowledge_base.verify(&kb).await?.is_clean();
+    knowledge_base.drop_database(&kb, true).await?;
+    Ok(json!({
+        "name": "redis_wipe",
+        "clients": args.clients,
+        "faults": 1,
+        "acknowledged": first.acknowledged.len() + during.acknowledged.len(),
+        "acknowledged_while_down": during.acknowledged.len(),
+        "unavailable_answers": during.unavailable,
+        "other_errors_while_down": during.other_errors,
+        "recovered_without_restart": recovered,
+        "keys_before_wipe": before.len(),
+        "restored_exactly": restored_exactly,
+        "lost": lost,
+        "consistent": restored_exactly && clean && recovered && during.acknowledged.is_empty(),
     }))
 }
