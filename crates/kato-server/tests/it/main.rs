@@ -18,10 +18,12 @@
 //! - `outage`: a store cut off answers 503 naming it, and the server recovers by itself.
 //! - `bulk`: the bulk learn route.
 //! - `auth`: the optional bearer token.
+//! - `fuzz`: 10,000 generated requests, documented answers only, nodes kept apart.
 
 mod auth;
 mod bad_input;
 mod bulk;
+mod fuzz;
 mod golden;
 mod instances;
 mod memory;
