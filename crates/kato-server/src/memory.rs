@@ -36,11 +36,11 @@ pub(crate) struct Observed {
 pub(crate) async fn observe(
     app: &AppState,
     session: &mut SessionState,
-    data: &ObservationData,
+    data: ObservationData,
 ) -> Result<Observed, ApiError> {
     let config = session.effective_config(&app.settings().defaults);
     let order = SymbolOrder::from_sort_symbols(config.sort_symbols.unwrap_or(true));
-    let observation = data.to_observation();
+    let (observation, metadata) = data.into_parts();
     validate_emotives(&observation.emotives).map_err(|error| {
         ApiError::invalid_field(
             vec!["body".into(), "emotives".into()],
@@ -52,13 +52,17 @@ pub(crate) async fn observe(
     let event = observation
         .to_event(order)
         .map_err(|error| ApiError::BadRequest(error.to_string()))?;
-    if !observation.emotives.is_empty() {
-        session
-            .emotives_accumulator
-            .push(observation.emotives.clone());
+    let kato_core::Observation {
+        mut strings,
+        vectors,
+        emotives,
+        ..
+    } = observation;
+    if !emotives.is_empty() {
+        session.emotives_accumulator.push(emotives);
     }
-    if !data.metadata.is_empty() {
-        session.metadata_accumulator.push(data.metadata.clone());
+    if !metadata.is_empty() {
+        session.metadata_accumulator.push(metadata.clone());
     }
     let mut auto_learned = None;
     if let Some(event) = event {
@@ -77,10 +81,11 @@ pub(crate) async fn observe(
             };
             let step = rule.apply(std::mem::take(&mut session.stm));
             session.stm = step.stm;
+            // A due auto-learn resets the accumulators whether or not it stores a pattern.
+            let context = learn_context(session, &config);
             if let Some(pattern) = step.pattern_to_learn {
-                auto_learned = Some(learn_pattern(app, session, &pattern, &config).await?);
+                auto_learned = Some(learn_pattern(app, &session.kb_id, &pattern, &context).await?);
             }
-            session.reset_accumulators();
         } else {
             session.prediction_source = if predictions_on {
                 PredictionSource::CurrentStm
@@ -90,14 +95,13 @@ pub(crate) async fn observe(
         }
     }
     session.time += 1;
-    let mut strings = data.strings.clone();
     if order == SymbolOrder::Sorted {
         strings.sort_unstable();
     }
     session.percept = Some(Percept {
         strings,
-        vectors: observation.vectors,
-        metadata: data.metadata.clone(),
+        vectors,
+        metadata,
     });
     Ok(Observed { auto_learned })
 }
@@ -111,27 +115,32 @@ pub(crate) async fn learn(app: &AppState, session: &mut SessionState) -> Result<
         session.prediction_source = PredictionSource::Snapshot(session.stm.clone());
     }
     let step = std::mem::take(&mut session.stm).learn();
+    let context = learn_context(session, &config);
     let name = match step.pattern_to_learn {
-        Some(pattern) => learn_pattern(app, session, &pattern, &config).await?,
+        Some(pattern) => learn_pattern(app, &session.kb_id, &pattern, &context).await?,
         None => String::new(),
     };
     session.stm = step.stm;
-    session.reset_accumulators();
     Ok(name)
+}
+
+/// What a learn of the session's STM carries: the accumulators, taken (learning resets them;
+/// a failed request is never saved, so the session keeps them then).
+fn learn_context(session: &mut SessionState, config: &SessionConfig) -> LearnContext {
+    LearnContext {
+        emotives: std::mem::take(&mut session.emotives_accumulator),
+        metadata: std::mem::take(&mut session.metadata_accumulator),
+        persistence: config.persistence.unwrap_or(DEFAULT_PERSISTENCE),
+    }
 }
 
 async fn learn_pattern(
     app: &AppState,
-    session: &SessionState,
+    kb_id: &KbId,
     pattern: &Pattern,
-    config: &SessionConfig,
+    context: &LearnContext,
 ) -> Result<String, ApiError> {
-    let context = LearnContext {
-        emotives: session.emotives_accumulator.clone(),
-        metadata: session.metadata_accumulator.clone(),
-        persistence: config.persistence.unwrap_or(DEFAULT_PERSISTENCE),
-    };
-    let learned = app.kb().learn(&session.kb_id, pattern, &context).await?;
+    let learned = app.kb().learn(kb_id, pattern, context).await?;
     app.telemetry().observe_learned();
     Ok(learned.map_or_else(String::new, |learned| learned.name.to_string()))
 }
@@ -142,7 +151,7 @@ async fn learn_pattern(
 pub(crate) async fn learn_sequences(
     app: &AppState,
     session: &SessionState,
-    sequences: &[Vec<Vec<String>>],
+    sequences: Vec<Vec<Vec<String>>>,
 ) -> Result<Vec<String>, ApiError> {
     let config = session.effective_config(&app.settings().defaults);
     let order = SymbolOrder::from_sort_symbols(config.sort_symbols.unwrap_or(true));
@@ -151,7 +160,7 @@ pub(crate) async fn learn_sequences(
         let mut events = Vec::with_capacity(sequence.len());
         for strings in sequence {
             let observation = kato_core::Observation {
-                strings: strings.clone(),
+                strings,
                 ..kato_core::Observation::default()
             };
             if let Some(event) = observation

@@ -190,28 +190,24 @@ pub(crate) struct ObservationData {
 }
 
 impl ObservationData {
-    /// kato-core's observation.
-    pub(crate) fn to_observation(&self) -> kato_core::Observation {
-        kato_core::Observation {
-            strings: self.strings.clone(),
-            vectors: self.vector_values(),
-            emotives: self.emotive_values(),
-            metadata: self.metadata.clone().into_iter().collect(),
-        }
-    }
-
-    fn vector_values(&self) -> Vec<Vec<f64>> {
-        self.vectors
-            .iter()
-            .map(|vector| vector.iter().map(|value| value.0).collect())
-            .collect()
-    }
-
-    fn emotive_values(&self) -> BTreeMap<String, f64> {
-        self.emotives
-            .iter()
-            .map(|(key, value)| (key.clone(), value.0))
-            .collect()
+    /// kato-core's observation and the metadata, which stays a JSON object: the session
+    /// accumulates it for the learn path.
+    pub(crate) fn into_parts(self) -> (kato_core::Observation, Map<String, Value>) {
+        let observation = kato_core::Observation {
+            strings: self.strings,
+            vectors: self
+                .vectors
+                .into_iter()
+                .map(|vector| vector.into_iter().map(|value| value.0).collect())
+                .collect(),
+            emotives: self
+                .emotives
+                .into_iter()
+                .map(|(key, value)| (key, value.0))
+                .collect(),
+            metadata: BTreeMap::new(),
+        };
+        (observation, self.metadata)
     }
 }
 
@@ -255,7 +251,7 @@ mod tests {
             "emotives": {"a": 1, "b": true, "c": "0.5", "d": 0.25}
         }))
         .unwrap();
-        let values = observation.emotive_values();
+        let values = observation.into_parts().0.emotives;
         assert_eq!(values["a"], 1.0);
         assert_eq!(values["b"], 1.0);
         assert_eq!(values["c"], 0.5);

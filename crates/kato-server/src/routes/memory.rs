@@ -40,7 +40,7 @@ pub(crate) async fn observe(
         .check_event(vec!["body".into(), "strings".into()], &data.strings)?;
     to_completion(async move {
         let mut locked = LockedSession::acquire(&app, &id).await?;
-        let outcome = memory::observe(&app, &mut locked.state, &data).await;
+        let outcome = memory::observe(&app, &mut locked.state, data).await;
         let (session, observed) = locked.finish(&app, outcome).await?;
         Ok(Json(json!({
             "status": "okay",
@@ -87,7 +87,8 @@ pub(crate) async fn observe_sequence(
     to_completion(async move {
         let mut locked = LockedSession::acquire(&app, &id).await?;
         let initial_stm_length = locked.state.stm.len();
-        let outcome = run_sequence(&app, &mut locked.state, &request).await;
+        let isolated = request.clear_stm_between.0;
+        let outcome = run_sequence(&app, &mut locked.state, request).await;
         let (session, (results, learned, final_learned)) = locked.finish(&app, outcome).await?;
         Ok(Json(json!({
             "status": "completed",
@@ -98,7 +99,7 @@ pub(crate) async fn observe_sequence(
             "results": results,
             "auto_learned_patterns": learned,
             "final_learned_pattern": final_learned,
-            "isolated": request.clear_stm_between.0,
+            "isolated": isolated,
         })))
     })
     .await
@@ -109,11 +110,15 @@ type SequenceOutcome = (Vec<Value>, Vec<String>, Option<String>);
 async fn run_sequence(
     app: &AppState,
     session: &mut crate::session::SessionState,
-    request: &ObserveSequence,
+    request: ObserveSequence,
 ) -> Result<SequenceOutcome, ApiError> {
     let mut results = Vec::with_capacity(request.observations.len());
     let mut learned = Vec::new();
-    for (index, data) in request.observations.iter().enumerate() {
+    for (index, mut data) in request.observations.into_iter().enumerate() {
+        let unique_id = data
+            .unique_id
+            .take()
+            .unwrap_or_else(|| observation_id("seq-obs"));
         if request.clear_stm_between.0 && index > 0 {
             session.stm = kato_core::Stm::new();
         }
@@ -132,7 +137,7 @@ async fn run_sequence(
             "sequence_position": index,
             "stm_length": session.stm.len(),
             "time": session.time,
-            "unique_id": data.unique_id.clone().unwrap_or_else(|| observation_id("seq-obs")),
+            "unique_id": unique_id,
             "auto_learned_pattern": observed.auto_learned,
         }));
     }
@@ -180,7 +185,7 @@ pub(crate) async fn learn_sequences(
     }
     to_completion(async move {
         let (session, _) = read_session(&app, &id).await?;
-        let names = memory::learn_sequences(&app, &session, &request.sequences).await?;
+        let names = memory::learn_sequences(&app, &session, request.sequences).await?;
         Ok(Json(json!({
             "status": "learned",
             "session_id": id,
