@@ -1,8 +1,9 @@
 //! The ClickHouse schema as code: numbered migrations applied in order, each recorded in
 //! `<database>.schema_version`, so applying is idempotent and a later build can migrate.
 //!
-//! Every statement is `CREATE ... IF NOT EXISTS` as well, so a run interrupted between a
-//! statement and its version row simply repeats harmlessly.
+//! Every statement can run again harmlessly (`CREATE ... IF NOT EXISTS`, or a rebuild that
+//! drops what it recreates), so a run interrupted between a statement and its version row
+//! simply repeats.
 
 use clickhouse::Client;
 use clickhouse::sql::Identifier;

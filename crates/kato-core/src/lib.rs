@@ -1,6 +1,7 @@
 //! kato-core: the pure part of kato. It models observations, events, the short-term memory (STM)
-//! and patterns; decides what to learn; names patterns exactly as the reference KATO does; and
-//! computes MinHash signatures and LSH band hashes. It does no I/O, keeps no global mutable
+//! and patterns; decides what to learn; names patterns exactly as the reference KATO does;
+//! computes MinHash signatures and LSH band hashes; and matches patterns against an STM and
+//! computes every prediction metric and the ranking. It does no I/O, keeps no global mutable
 //! state, and gives the same output for the same input on every platform.
 //!
 //! ```
@@ -49,7 +50,9 @@
 //! Modules, from the atoms up: [`Symbol`] and [`Event`]; [`Observation`] (→ event, with
 //! `VCTR|…` vector symbols); [`Stm`] with the learn rules ([`AutoLearn`], [`observe`]);
 //! [`Pattern`] with its storage columns and [`PatternName`]; [`minhash`] for signatures and LSH;
-//! [`KbId`] for knowledge-base ids. Every fallible function returns [`CoreError`].
+//! [`KbId`] for knowledge-base ids; [`matching`] (alignment, similarity, fuzzy tokens) and
+//! [`predict`] (metrics, pruning, ranking) for the read side. Every fallible function returns
+//! [`CoreError`].
 
 mod error;
 mod event;

@@ -5,7 +5,7 @@ use kato_core::CoreError;
 use kato_redis::RedisError;
 
 /// Everything that can go wrong in kato-kb. [`KbError::kind`] tells a caller (the server)
-/// whether it was the input, a missing thing, or a store.
+/// whether it was the input or a store.
 #[derive(Debug, thiserror::Error)]
 pub enum KbError {
     /// A value from the caller failed validation in kato-core (kb id, pattern name, ...).
@@ -38,7 +38,7 @@ pub enum KbError {
     WriterStopped,
 }
 
-/// The three kinds of failure a caller tells apart.
+/// The two kinds of failure a caller tells apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
     /// The caller's input was wrong; retrying the same call fails again.

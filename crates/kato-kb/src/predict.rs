@@ -57,17 +57,16 @@ impl KnowledgeBase {
         settings: &PredictionSettings,
     ) -> Result<(Predictions, usize), KbError> {
         let Some(query) = candidate_query(stm, settings)? else {
-            let empty = predict(stm, Vec::new(), &KbStatistics::default(), &settings.predict);
-            return Ok((empty, 0));
+            return Ok((Predictions::default(), 0));
         };
+        let bodies = self
+            .clickhouse()
+            .candidates(kb, &query.base, &query.filters)
+            .await?;
         match &query.base {
             CandidateBase::SimilarityBound { .. }
                 if settings.predict.matching.fuzzy_token_threshold <= 0.0 =>
             {
-                let bodies = self
-                    .clickhouse()
-                    .candidates(kb, &query.base, &query.filters)
-                    .await?;
                 let (matched, scored) = best_by_bound(stm, bodies, settings);
                 let (found, bodies): (Vec<_>, Vec<_>) = matched.into_iter().unzip();
                 let candidates = self.with_redis_values(kb, bodies).await?;
@@ -77,10 +76,6 @@ impl KnowledgeBase {
                 Ok((predictions, scored))
             }
             _ => {
-                let bodies = self
-                    .clickhouse()
-                    .candidates(kb, &query.base, &query.filters)
-                    .await?;
                 let scored = bodies.len();
                 Ok((self.predict_from(kb, stm, bodies, settings).await?, scored))
             }
@@ -97,12 +92,7 @@ impl KnowledgeBase {
         settings: &PredictionSettings,
     ) -> Result<Predictions, KbError> {
         let Some(query) = candidate_query(stm, settings)? else {
-            return Ok(predict(
-                stm,
-                Vec::new(),
-                &KbStatistics::default(),
-                &settings.predict,
-            ));
+            return Ok(Predictions::default());
         };
         let base = match query.base {
             // The single-symbol path's first-token rule is the path's definition, not an index.
@@ -194,11 +184,17 @@ impl KnowledgeBase {
                 .insert(symbol, stat.pattern_member_count);
         }
         if weighted {
-            let stm_symbols: BTreeSet<&String> = stm.iter().flatten().collect();
-            for symbol in stm_symbols {
-                let affinity = redis.symbol_affinity(kb, symbol).await?;
-                statistics.affinities.insert(symbol.clone(), affinity);
-            }
+            let stm_symbols: Vec<String> = stm
+                .iter()
+                .flatten()
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .cloned()
+                .collect();
+            let affinities = redis.symbol_affinities(kb, &stm_symbols).await?;
+            statistics
+                .affinities
+                .extend(stm_symbols.into_iter().zip(affinities));
         }
         Ok(statistics)
     }

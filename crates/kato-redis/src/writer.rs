@@ -430,21 +430,34 @@ impl RedisWriter {
         &self,
         kb: &KbId,
     ) -> Result<BTreeMap<String, BTreeMap<String, f64>>, RedisError> {
+        let mut connection = self.connection.clone();
+        let symbols: Vec<String> = connection
+            .hkeys(KbKeys::new(kb).symbol_frequencies())
+            .await?;
+        let affinities = self.symbol_affinities(kb, &symbols).await?;
+        Ok(symbols
+            .into_iter()
+            .zip(affinities)
+            .filter(|(_, affinity)| !affinity.is_empty())
+            .collect())
+    }
+
+    /// The affinity of each of `symbols` (empty when it has none), in order, read in pipelines.
+    pub async fn symbol_affinities(
+        &self,
+        kb: &KbId,
+        symbols: &[String],
+    ) -> Result<Vec<BTreeMap<String, f64>>, RedisError> {
         let keys = KbKeys::new(kb);
         let mut connection = self.connection.clone();
-        let symbols: Vec<String> = connection.hkeys(keys.symbol_frequencies()).await?;
-        let mut affinities = BTreeMap::new();
+        let mut affinities = Vec::with_capacity(symbols.len());
         for chunk in symbols.chunks(self.config.max_pipeline.max(1)) {
             let mut pipe = redis::pipe();
             for symbol in chunk {
                 pipe.hgetall(keys.affinity(symbol));
             }
             let maps: Vec<BTreeMap<String, f64>> = pipe.query_async(&mut connection).await?;
-            for (symbol, affinity) in chunk.iter().zip(maps) {
-                if !affinity.is_empty() {
-                    affinities.insert(symbol.clone(), affinity);
-                }
-            }
+            affinities.extend(maps);
         }
         Ok(affinities)
     }
