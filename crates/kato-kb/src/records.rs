@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use kato_clickhouse::{LearnLogRow, PatternRow, PatternWrite};
+use kato_core::predict::keywise_means;
 use kato_core::{CoreError, KbId, MinHasher, Pattern, PatternColumns};
 use kato_redis::LearnUpdate;
 
@@ -93,26 +94,10 @@ pub fn learn_update(
             // A map of strings to finite floats always serialises.
             .map(|e| serde_json::to_string(e).unwrap_or_default())
             .collect(),
-        emotive_means: keywise_means(emotives),
+        emotive_means: keywise_means(emotives).into_iter().collect(),
         metadata,
         persistence,
     }
-}
-
-/// Key-wise mean over the maps: each key averaged over the maps that contain it (the
-/// reference's affinity and percept averaging).
-pub fn keywise_means(emotives: &[BTreeMap<String, f64>]) -> Vec<(String, f64)> {
-    let mut sums: BTreeMap<&str, (f64, u32)> = BTreeMap::new();
-    for map in emotives {
-        for (key, value) in map {
-            let entry = sums.entry(key).or_default();
-            entry.0 += value;
-            entry.1 += 1;
-        }
-    }
-    sums.into_iter()
-        .map(|(key, (sum, n))| (key.to_owned(), sum / f64::from(n)))
-        .collect()
 }
 
 fn saturating_u32(n: usize) -> u32 {
@@ -130,7 +115,7 @@ mod tests {
             [("joy".to_owned(), 0.0)].into(),
         ];
         assert_eq!(
-            keywise_means(&maps),
+            keywise_means(&maps).into_iter().collect::<Vec<_>>(),
             [("fear".to_owned(), 0.5), ("joy".to_owned(), 0.5)]
         );
         assert!(keywise_means(&[]).is_empty());

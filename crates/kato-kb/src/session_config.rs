@@ -6,13 +6,21 @@
 //! ranks, and an explicit 0 for a threshold means 0 instead of falling back to the default.
 
 use kato_core::matching::MatchConfig;
+use kato_core::minhash::{
+    DEFAULT_BANDS, DEFAULT_PERMUTATIONS, DEFAULT_ROWS, MAX_PERMUTATIONS, MIN_PERMUTATIONS,
+};
 use kato_core::predict::{PredictConfig, RankSortAlgo};
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::KbError;
+use crate::{KbError, MAX_PERSISTENCE};
+
+/// The MinHash scheme's numbers as the session keys' type.
+const MINHASH_ROWS: u32 = DEFAULT_ROWS as u32;
+const MINHASH_BANDS: u32 = DEFAULT_BANDS as u32;
+const MINHASH_PERMUTATIONS: u32 = DEFAULT_PERMUTATIONS as u32;
 
 /// A session's overrides; `None` means "use the default". Field names are the reference's, in
 /// the reference's order; unset fields are left out of the JSON.
@@ -216,7 +224,7 @@ impl SessionConfig {
 
     /// Checks every override against the reference's ranges; the error names the field.
     pub fn validate(&self) -> Result<(), KbError> {
-        check_range("persistence", self.persistence, 1, Some(100))?;
+        check_range("persistence", self.persistence, 1, Some(MAX_PERSISTENCE))?;
         check_range("recall_threshold", self.recall_threshold, 0.0, Some(1.0))?;
         check_range("max_predictions", self.max_predictions, 1, Some(10_000))?;
         check_range(
@@ -232,9 +240,14 @@ impl SessionConfig {
         check_range("minhash_threshold", self.minhash_threshold, 0.0, Some(1.0))?;
         check_range("minhash_bands", self.minhash_bands, 1, Some(100))?;
         check_range("minhash_rows", self.minhash_rows, 1, Some(20))?;
-        check_range("minhash_num_hashes", self.minhash_num_hashes, 10, Some(256))?;
-        let rows = self.minhash_rows.unwrap_or(5);
-        let num_hashes = self.minhash_num_hashes.unwrap_or(100);
+        check_range(
+            "minhash_num_hashes",
+            self.minhash_num_hashes,
+            MIN_PERMUTATIONS as u32,
+            Some(MAX_PERMUTATIONS as u32),
+        )?;
+        let rows = self.minhash_rows.unwrap_or(MINHASH_ROWS);
+        let num_hashes = self.minhash_num_hashes.unwrap_or(MINHASH_PERMUTATIONS);
         if rows > num_hashes {
             return Err(invalid(
                 "minhash_rows",
@@ -286,9 +299,9 @@ impl SessionConfig {
             jaccard_threshold: Some(0.3),
             jaccard_min_overlap: Some(2),
             minhash_threshold: Some(0.7),
-            minhash_bands: Some(20),
-            minhash_rows: Some(5),
-            minhash_num_hashes: Some(100),
+            minhash_bands: Some(MINHASH_BANDS),
+            minhash_rows: Some(MINHASH_ROWS),
+            minhash_num_hashes: Some(MINHASH_PERMUTATIONS),
             bloom_false_positive_rate: Some(0.01),
             max_candidates_per_stage: Some(100_000),
             enable_filter_metrics: Some(true),
@@ -419,9 +432,9 @@ impl SessionConfig {
             .flatten()
             .filter_map(|stage| FilterStage::parse(stage))
             .collect();
-        let minhash_rows = self.minhash_rows.unwrap_or(5);
-        let minhash_num_hashes = self.minhash_num_hashes.unwrap_or(100);
-        let mut minhash_bands = self.minhash_bands.unwrap_or(20);
+        let minhash_rows = self.minhash_rows.unwrap_or(MINHASH_ROWS);
+        let minhash_num_hashes = self.minhash_num_hashes.unwrap_or(MINHASH_PERMUTATIONS);
+        let mut minhash_bands = self.minhash_bands.unwrap_or(MINHASH_BANDS);
         if minhash_bands * minhash_rows != minhash_num_hashes {
             minhash_bands = minhash_num_hashes / minhash_rows;
         }

@@ -4,13 +4,13 @@
 use std::collections::HashMap;
 
 use super::metrics::{
-    AffinityWeights, Probabilities, StateVector, Weighted, average_emotives, confluence, counts,
-    entropy, global_normalized_entropy, normalized_entropy, potential, pre_potential, tfidf_score,
+    AffinityWeights, Probabilities, StateVector, Weighted, confluence, counts, entropy,
+    global_normalized_entropy, normalized_entropy, potential, pre_potential, tfidf_score,
 };
 use super::ranking::{descending, rank, tie_break};
 use super::{
     Candidate, FullPrediction, FuturePotential, KbStatistics, PredictConfig, Prediction,
-    Predictions,
+    Predictions, keywise_means,
 };
 use crate::matching::PatternMatch;
 
@@ -67,15 +67,6 @@ pub(super) fn predict_full(
         .into_iter()
         .map(|(mut candidate, found)| {
             candidate.frequency = candidate.frequency.max(1);
-            let weighted = weights.as_ref().map(|weights| {
-                weights.weigh(
-                    &state,
-                    &found.matches,
-                    &candidate.events,
-                    &found.present,
-                    &found.extras,
-                )
-            });
             Entry {
                 pre_potential: pre_potential(
                     found.evidence,
@@ -85,7 +76,8 @@ pub(super) fn predict_full(
                 ),
                 candidate,
                 found,
-                weighted,
+                // Set after pruning: only the kept entries need it.
+                weighted: None,
             }
         })
         .collect();
@@ -107,6 +99,16 @@ pub(super) fn predict_full(
     entries.truncate(bound);
     if entries.is_empty() {
         return Predictions::default();
+    }
+    if let Some(weights) = &weights {
+        for entry in &mut entries {
+            entry.weighted = Some(weights.weigh(
+                &entry.found.matches,
+                &entry.candidate.events,
+                &entry.found.present,
+                &entry.found.extras,
+            ));
+        }
     }
 
     let (computed, future_potentials) = compute(&state, &entries, statistics);
@@ -303,7 +305,7 @@ fn assemble(entry: Entry, computed: Computed, pruned: bool) -> FullPrediction {
         kind: "prototypical",
         name: candidate.name,
         frequency: candidate.frequency,
-        emotives: average_emotives(&candidate.emotives),
+        emotives: keywise_means(&candidate.emotives),
         matches: found.matches,
         past: found.past,
         present: found.present,

@@ -32,21 +32,6 @@ pub(super) fn counts<'a>(symbols: &[&'a str]) -> Vec<(&'a str, usize)> {
     counted
 }
 
-/// `average_emotives`: for each key, the mean over the entries that contain it.
-pub(super) fn average_emotives(window: &[BTreeMap<String, f64>]) -> BTreeMap<String, f64> {
-    let mut sums: BTreeMap<&str, (f64, usize)> = BTreeMap::new();
-    for entry in window {
-        for (key, value) in entry {
-            let (sum, count) = sums.entry(key.as_str()).or_insert((0.0, 0));
-            *sum += value;
-            *count += 1;
-        }
-    }
-    sums.into_iter()
-        .map(|(key, (sum, count))| (key.to_owned(), sum / count as f64))
-        .collect()
-}
-
 /// `-sum`, with an empty or zero sum giving 0.0 rather than -0.0.
 fn negated(sum: f64) -> f64 {
     0.0 - sum
@@ -245,7 +230,11 @@ pub(super) fn potential(
 /// Affinity weights of the distinct state symbols for one emotive (spec 4 step B); every other
 /// symbol weighs 0, as in the reference's `weights.get(t, 0.0)`.
 #[derive(Debug)]
-pub(super) struct AffinityWeights<'a>(HashMap<&'a str, f64>);
+pub(super) struct AffinityWeights<'a> {
+    weights: HashMap<&'a str, f64>,
+    /// The state's summed weight, the same for every prediction.
+    state_sum: f64,
+}
 
 /// The four affinity-weighted metrics of one prediction.
 #[derive(Debug, Clone, Copy)]
@@ -290,14 +279,19 @@ impl<'a> AffinityWeights<'a> {
                 (symbol, weight)
             })
             .collect();
-        Self(weights)
+        let mut affinity = Self {
+            weights,
+            state_sum: 0.0,
+        };
+        affinity.state_sum = affinity.sum(state.iter().copied());
+        affinity
     }
 
     /// The summed weights of `symbols`, repeats included.
     fn sum<'s>(&self, symbols: impl IntoIterator<Item = &'s str>) -> f64 {
         symbols
             .into_iter()
-            .map(|symbol| self.0.get(symbol).copied().unwrap_or(0.0))
+            .map(|symbol| self.weights.get(symbol).copied().unwrap_or(0.0))
             .sum()
     }
 
@@ -305,7 +299,6 @@ impl<'a> AffinityWeights<'a> {
     /// the others are 0 then.
     pub(super) fn weigh(
         &self,
-        state: &[&str],
         matches: &[String],
         pattern: &[Vec<String>],
         present: &[Vec<String>],
@@ -315,7 +308,7 @@ impl<'a> AffinityWeights<'a> {
         let pattern = self.sum(pattern.iter().flatten().map(String::as_str));
         let present = self.sum(present.iter().flatten().map(String::as_str));
         let extras = self.sum(extras.iter().flatten().map(String::as_str));
-        let both = self.sum(state.iter().copied()) + pattern;
+        let both = self.state_sum + pattern;
         Weighted {
             similarity: (both != 0.0).then(|| 2.0 * matched / both),
             evidence: ratio_or_zero(matched, pattern),

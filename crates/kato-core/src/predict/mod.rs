@@ -416,6 +416,22 @@ pub fn predict_matched(
     full::predict_full(stm, matched, statistics, config)
 }
 
+/// Key-wise mean over emotive maps: each key averaged over the maps that contain it (the
+/// reference's `average_emotives`, also its affinity and percept averaging).
+pub fn keywise_means(maps: &[BTreeMap<String, f64>]) -> BTreeMap<String, f64> {
+    let mut sums: BTreeMap<&str, (f64, usize)> = BTreeMap::new();
+    for map in maps {
+        for (key, value) in map {
+            let (sum, count) = sums.entry(key.as_str()).or_insert((0.0, 0));
+            *sum += value;
+            *count += 1;
+        }
+    }
+    sums.into_iter()
+        .map(|(key, (sum, count))| (key.to_owned(), sum / count as f64))
+        .collect()
+}
+
 /// `_pre_potential` of one matched pattern (spec 4 step C) from its scores
 /// ([`PatternMatch::scores`] or [`TokenMatcher::scores`](crate::matching::TokenMatcher::scores)):
 /// what the 3 x `max_predictions` pruning ranks by.

@@ -1,7 +1,7 @@
 //! The single-symbol path (spec 3.6): patterns whose first symbol is the observed one, flat
 //! lists, its own potential, no kb-wide metric.
 
-use super::metrics::average_emotives;
+use super::keywise_means;
 use super::ranking::{descending, tie_break};
 use super::{Candidate, Predictions, SingleSymbolPrediction};
 use crate::matching::{SingleSymbolMatch, match_single_symbol};
@@ -34,7 +34,7 @@ pub(super) fn rank_single_symbol(
             name: candidate.name,
             pattern_data: candidate.events,
             frequency: candidate.frequency.max(1),
-            emotives: average_emotives(&candidate.emotives),
+            emotives: keywise_means(&candidate.emotives),
             matches: found.matches,
             missing: found.missing,
             present: found.present,

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use axum::Json;
 use axum::extract::State;
-use kato_kb::records::keywise_means;
+use kato_core::predict::keywise_means;
 use serde_json::{Map, Value, json};
 
 use crate::error::ApiError;
