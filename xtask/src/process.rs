@@ -137,6 +137,12 @@ pub(crate) fn redis_answers(port: u16) -> bool {
     exchange(port, b"PING\r\n", "+PONG").is_some_and(|r| r.contains("+PONG"))
 }
 
+/// Whether the Redis Cluster node on the port sees the whole cluster up (`cluster_state:ok`).
+pub(crate) fn redis_cluster_ok(port: u16) -> bool {
+    exchange(port, b"CLUSTER INFO\r\n", "cluster_state:")
+        .is_some_and(|r| r.contains("cluster_state:ok"))
+}
+
 /// Whether a ClickHouse HTTP interface answers `/ping` on the port.
 pub(crate) fn clickhouse_answers(port: u16) -> bool {
     let request =

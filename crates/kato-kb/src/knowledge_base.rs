@@ -10,13 +10,17 @@ use kato_clickhouse::{
     schema,
 };
 use kato_core::{KbId, MinHashConfig, MinHasher, Pattern, PatternName};
-use kato_redis::{GlobalCounters, LearnOutcome, RedisConfig, RedisWriter, SymbolStats};
+use kato_redis::{GlobalCounters, LearnOutcome, LeaseLock, RedisConfig, RedisWriter, SymbolStats};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::KbError;
 use crate::metadata::accumulate_metadata;
 use crate::records::LearnRecords;
+
+/// How long the schema lock holds, and how long a starting process waits for it: a migration
+/// that takes longer on a big database should be applied beforehand (`cargo xtask schema`).
+const SCHEMA_LOCK_LEASE: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// The emotive window the reference keeps by default.
 pub const DEFAULT_PERSISTENCE: u32 = 5;
@@ -150,11 +154,24 @@ impl BatchSink for LearnSink {
 impl KnowledgeBase {
     /// Connects to both stores, applies the ClickHouse schema and starts the learn writer on
     /// the current tokio runtime.
+    ///
+    /// The schema is applied under a Redis lease lock, so processes starting together against
+    /// one database migrate it one after another (a migration that rebuilds a table must not
+    /// run twice at once); the others then find it current.
     pub async fn connect(config: KnowledgeBaseConfig) -> Result<Self, KbError> {
         let client = kato_clickhouse::connect(&config.clickhouse_url);
-        schema::ensure_schema(&client, &config.clickhouse_database).await?;
-        let clickhouse = ClickHouseStore::new(client, &config.clickhouse_database)?;
         let redis = RedisWriter::connect(&config.redis_url, config.redis).await?;
+        let lock = LeaseLock::acquire(
+            &redis.connection(),
+            &format!("schema_{}", config.clickhouse_database),
+            SCHEMA_LOCK_LEASE,
+            SCHEMA_LOCK_LEASE,
+        )
+        .await?;
+        let applied = schema::ensure_schema(&client, &config.clickhouse_database).await;
+        lock.release().await?;
+        applied?;
+        let clickhouse = ClickHouseStore::new(client, &config.clickhouse_database)?;
         let learner = GroupCommit::spawn_observed(
             LearnSink {
                 clickhouse: clickhouse.clone(),

@@ -18,6 +18,14 @@ pub enum RedisError {
         /// How long this writer waited.
         waited: std::time::Duration,
     },
+    /// Another process held a [`crate::LeaseLock`] for longer than this one waits.
+    #[error("the lock {name:?} is busy: another process held it for more than {waited:?}")]
+    LockBusy {
+        /// The lock's name.
+        name: String,
+        /// How long this process waited.
+        waited: std::time::Duration,
+    },
     /// Redis answered with something kato did not ask for.
     #[error("unexpected reply from redis: {0}")]
     UnexpectedReply(&'static str),

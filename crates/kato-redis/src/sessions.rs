@@ -6,7 +6,8 @@
 //! its token still holds the lock (checked in the same script), so two instances racing on one
 //! session can never overwrite each other's update. Taking the lock reads the session (one
 //! round trip) and saving releases it (one more). The braces make the id a hash tag: a
-//! session's keys share one cluster slot, as the scripts need.
+//! session's keys share one cluster slot, as the scripts need, so ids must not be empty (Redis
+//! ignores an empty `{}`).
 //!
 //! A sorted set `<prefix>:sessions:index` scores each session by the expiry recorded when it was
 //! created or extended; `count` re-checks entries past their score against the keys (dropping
@@ -14,10 +15,9 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::lease::UNLOCK_SCRIPT;
+use crate::{RedisConnection, RedisError};
 use redis::AsyncCommands;
-use redis::aio::ConnectionManager;
-
-use crate::RedisError;
 
 /// Stale index entries re-checked per count round trip.
 const INDEX_CHECKS_PER_ROUND: isize = 1000;
@@ -54,12 +54,6 @@ return 1
 /// Extends the lease if the caller's token still holds the lock: 1 extended, 0 lost.
 const RENEW_SCRIPT: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-";
-
-/// Releases the lock only if the caller's token still holds it.
-const UNLOCK_SCRIPT: &str = r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 ";
 
@@ -119,7 +113,7 @@ pub enum SaveOutcome {
 /// Session state in Redis. Cheap to clone; clones share one connection.
 #[derive(Clone)]
 pub struct SessionStore {
-    connection: ConnectionManager,
+    connection: RedisConnection,
     config: SessionStoreConfig,
     /// Sorted set of session ids scored by when they expire (ms since the epoch), for counting.
     index_key: String,
@@ -150,7 +144,7 @@ fn expiry_score(ttl_seconds: u64) -> u64 {
 
 impl SessionStore {
     /// A store over `connection`.
-    pub fn new(connection: ConnectionManager, config: SessionStoreConfig) -> Self {
+    pub fn new(connection: RedisConnection, config: SessionStoreConfig) -> Self {
         Self {
             connection,
             index_key: format!("{}:sessions:index", config.key_prefix),
@@ -224,12 +218,9 @@ impl SessionStore {
     /// Deletes the session; `false` when it did not exist.
     pub async fn delete(&self, id: &str) -> Result<bool, RedisError> {
         let mut connection = self.connection.clone();
-        let (deleted,): (u64,) = redis::pipe()
-            .del(self.session_key(id))
-            .zrem(&self.index_key, id)
-            .ignore()
-            .query_async(&mut connection)
-            .await?;
+        // Two commands: on a cluster the session and the index live in different slots.
+        let deleted: u64 = connection.del(self.session_key(id)).await?;
+        connection.zrem::<_, _, ()>(&self.index_key, id).await?;
         Ok(deleted > 0)
     }
 
@@ -245,11 +236,14 @@ impl SessionStore {
             if stale.is_empty() {
                 break;
             }
-            let mut ttls = redis::pipe();
-            for id in &stale {
-                ttls.pttl(self.session_key(id));
-            }
-            let ttls: Vec<i64> = ttls.query_async(&mut connection).await?;
+            let ttls: Vec<i64> = connection
+                .query_each(
+                    stale
+                        .iter()
+                        .map(|id| redis::Cmd::pttl(self.session_key(id)))
+                        .collect(),
+                )
+                .await?;
             let mut update = redis::pipe();
             for (id, ttl_ms) in stale.iter().zip(ttls) {
                 if ttl_ms < 0 {

@@ -6,14 +6,15 @@ use std::time::Duration;
 
 use kato_core::KbId;
 use redis::AsyncCommands;
-use redis::aio::ConnectionManager;
 
-use crate::RedisError;
 use crate::keys::{KbKeys, metadata_field, parse_metadata_field};
+use crate::{RedisConnection, RedisError};
 
 const LEARN_SCRIPT: &str = include_str!("learn.lua");
 /// Keys removed per UNLINK when a kb is deleted.
 const KEYS_PER_UNLINK: usize = 1000;
+/// Keys asked for per SCAN round trip.
+const KEYS_PER_SCAN: usize = 1000;
 
 /// Patterns whose values one read pipeline fetches (two commands each; small replies).
 pub const READS_PER_PIPELINE: usize = 1000;
@@ -108,7 +109,7 @@ pub struct GlobalCounters {
 /// self-reconnecting connection.
 #[derive(Clone)]
 pub struct RedisWriter {
-    connection: ConnectionManager,
+    connection: RedisConnection,
     learn_script: Arc<redis::Script>,
     config: RedisConfig,
 }
@@ -133,7 +134,7 @@ impl RedisWriter {
     }
 
     /// A connection for commands this crate does not wrap (tests, admin tools).
-    pub fn connection(&self) -> ConnectionManager {
+    pub fn connection(&self) -> RedisConnection {
         self.connection.clone()
     }
 
@@ -157,17 +158,17 @@ impl RedisWriter {
         &self,
         updates: &[LearnUpdate],
     ) -> Result<Vec<LearnOutcome>, RedisError> {
-        let mut runs: Vec<&[LearnUpdate]> = Vec::new();
-        let mut rest = updates;
-        while let Some(first) = rest.first() {
-            let same_kb = rest.iter().take_while(|u| u.kb == first.kb).count();
-            let len = same_kb.min(self.config.max_learns_per_script.max(1));
-            let (run, tail) = rest.split_at(len);
-            runs.push(run);
-            rest = tail;
-        }
+        let runs = consecutive_groups(updates, self.config.max_learns_per_script, |a, b| {
+            a.kb == b.kb
+        });
+        // A cluster takes a pipeline only within one slot, so there a pipeline holds the runs
+        // of one kb; a standalone server takes the runs of several kbs in one.
+        let one_kb_per_pipeline = self.connection.is_cluster();
+        let pipelines = consecutive_groups(&runs, self.config.max_pipeline, |a, b| {
+            !one_kb_per_pipeline || a[0].kb == b[0].kb
+        });
         let mut outcomes = Vec::with_capacity(updates.len());
-        for scripts in runs.chunks(self.config.max_pipeline.max(1)) {
+        for scripts in pipelines {
             let mut pipe = redis::pipe();
             pipe.load_script(&self.learn_script).ignore();
             for run in scripts {
@@ -476,18 +477,14 @@ impl RedisWriter {
 
     /// Every key of the kb, sorted (SCAN over its exact prefix, never KEYS).
     pub async fn scan_kb_keys(&self, kb: &KbId) -> Result<Vec<String>, RedisError> {
-        let pattern = KbKeys::new(kb).all_keys_pattern();
+        let kb_keys = KbKeys::new(kb);
+        let pattern = kb_keys.all_keys_pattern();
         let mut connection = self.connection.clone();
         let mut cursor: u64 = 0;
         let mut keys = Vec::new();
         loop {
-            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(1000)
-                .query_async(&mut connection)
+            let (next, batch) = connection
+                .scan_page(kb_keys.prefix(), cursor, &pattern, KEYS_PER_SCAN)
                 .await?;
             keys.extend(batch);
             if next == 0 {
@@ -531,6 +528,24 @@ impl RedisWriter {
     }
 }
 
+/// `items` cut into consecutive slices of at most `max` items; an item joins the current slice
+/// only when `joins(first of the slice, item)`.
+fn consecutive_groups<T>(items: &[T], max: usize, joins: impl Fn(&T, &T) -> bool) -> Vec<&[T]> {
+    let mut groups = Vec::new();
+    let mut rest = items;
+    while let Some(first) = rest.first() {
+        let len = rest
+            .iter()
+            .take(max.max(1))
+            .take_while(|item| joins(first, item))
+            .count();
+        let (group, tail) = rest.split_at(len);
+        groups.push(group);
+        rest = tail;
+    }
+    groups
+}
+
 /// The value of one Redis key, as [`RedisWriter::dump_kb`] reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoredValue {
@@ -542,4 +557,24 @@ pub enum StoredValue {
     Hash(BTreeMap<String, String>),
     /// A set.
     Set(std::collections::BTreeSet<String>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::consecutive_groups;
+
+    #[test]
+    fn groups_are_consecutive_bounded_and_never_mixed() {
+        let items = [1, 1, 1, 2, 2, 1, 3, 3, 3, 3];
+        let by_value = consecutive_groups(&items, 3, |a, b| a == b);
+        assert_eq!(by_value, [&[1, 1, 1][..], &[2, 2], &[1], &[3, 3, 3], &[3]]);
+        let any = consecutive_groups(&items, 4, |_, _| true);
+        assert_eq!(any, [&[1, 1, 1, 2][..], &[2, 1, 3, 3], &[3, 3]]);
+        assert!(consecutive_groups::<u8>(&[], 4, |_, _| true).is_empty());
+        // A bound of 0 still makes progress, one item at a time.
+        assert_eq!(
+            consecutive_groups(&[5, 5], 0, |_, _| true),
+            [&[5][..], &[5]]
+        );
+    }
 }

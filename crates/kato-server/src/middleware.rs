@@ -112,7 +112,9 @@ pub(crate) async fn session_guard(
         .split('/')
         .collect();
     let session_id = match segments.as_slice() {
-        ["sessions", id, rest @ ..] if !id.is_empty() => {
+        // An empty id is checked too: it can name no session (and would make an empty Redis
+        // hash tag, splitting the session's keys over cluster slots).
+        ["sessions", id, rest @ ..] => {
             let exempt = request.method() == Method::GET && (rest.is_empty() || rest == ["exists"]);
             (!exempt).then(|| (*id).to_owned())
         }

@@ -41,6 +41,13 @@ pub fn redis_url(test: &str) -> Option<String> {
     service_url(test, "Redis", REDIS_URL_VAR)
 }
 
+/// Whether a Redis URL names a Redis Cluster (a comma-separated list of its nodes, as
+/// `kato_redis::connect` takes it). A [`TcpProxy`] cannot stand in front of a cluster: the
+/// client follows the addresses the nodes announce.
+pub fn is_redis_cluster(url: &str) -> bool {
+    url.contains(',')
+}
+
 fn service_url(test: &str, service: &str, var: &str) -> Option<String> {
     match std::env::var(var) {
         Ok(url) if !url.is_empty() => Some(url),

@@ -38,9 +38,20 @@ impl Mode {
 pub(crate) struct ServiceUrls {
     pub(crate) clickhouse: String,
     pub(crate) redis: String,
+    /// Where the services keep their files; more throwaway services may start under it.
+    dir: PathBuf,
 }
 
 impl ServiceUrls {
+    /// Starts a throwaway three-node Redis Cluster beside the services (stopped with them) and
+    /// returns these URLs with Redis replaced by the cluster's node URLs, comma-separated.
+    pub(crate) fn with_redis_cluster(&self) -> Result<ServiceUrls> {
+        Ok(ServiceUrls {
+            redis: redis::cluster_up(&self.dir)?,
+            ..self.clone()
+        })
+    }
+
     /// The two lines `cargo xtask up` prints, in the form a shell can `eval` or `export`.
     pub(crate) fn print_env(&self) {
         println!("KATO_CLICKHOUSE_URL={}", self.clickhouse);
@@ -54,7 +65,11 @@ pub(crate) fn up(dir: &Path, mode: Mode) -> Result<ServiceUrls> {
     let dir = dir.canonicalize()?;
     let redis = redis::up(&dir.join("redis"), mode)?;
     let clickhouse = clickhouse::up(&dir.join("clickhouse"), mode)?;
-    Ok(ServiceUrls { clickhouse, redis })
+    Ok(ServiceUrls {
+        clickhouse,
+        redis,
+        dir,
+    })
 }
 
 /// Runs `work` against throwaway services in a fresh temp dir, then always stops them and
@@ -93,7 +108,10 @@ pub(crate) fn with_throwaway<T>(
 
 /// Stops the services recorded under `dir` and waits until their processes are gone.
 pub(crate) fn down(dir: &Path) -> Result<()> {
-    for name in ["clickhouse", "redis"] {
+    for name in ["clickhouse", "redis"]
+        .into_iter()
+        .chain(redis::CLUSTER_NODES)
+    {
         let service_dir = dir.join(name);
         match ServiceState::read(&service_dir)? {
             Some(state) if state.is_running() => {
@@ -102,6 +120,8 @@ pub(crate) fn down(dir: &Path) -> Result<()> {
                 eprintln!("{name}: stopped");
             }
             Some(_) => eprintln!("{name}: not running"),
+            // Cluster nodes start only for the tests that ask for them.
+            None if redis::CLUSTER_NODES.contains(&name) => {}
             None => eprintln!("{name}: never started under {}", dir.display()),
         }
         ServiceState::remove(&service_dir);

@@ -1,12 +1,10 @@
-//! Proves the harness reaches a real Redis through a `ConnectionManager`.
+//! Proves the harness reaches a real Redis (a standalone server or a cluster) through `kato_redis::connect`.
 
 use redis::AsyncCommands;
 
 #[tokio::test]
-async fn write_and_read_keys_through_a_connection_manager() {
-    let Some(url) =
-        kato_test_support::redis_url("write_and_read_keys_through_a_connection_manager")
-    else {
+async fn write_and_read_keys_through_a_connection() {
+    let Some(url) = kato_test_support::redis_url("write_and_read_keys_through_a_connection") else {
         return;
     };
     let mut redis = kato_redis::connect(&url, &kato_redis::RedisConfig::default())

@@ -678,6 +678,21 @@ async fn limits_and_undecodable_paths() {
     let reply = server.get("/pattern/%FF").await;
     assert_eq!(reply.status, 422, "{}", reply.text);
     assert_eq!(reply.body["detail"][0]["loc"], json!(["path"]));
+
+    // An empty session id names no session (it once reached Redis as an empty hash tag).
+    for path in [
+        "/sessions//learn",
+        "/sessions//observe",
+        "/sessions//predictions",
+    ] {
+        let reply = if path.ends_with("predictions") {
+            server.get(path).await
+        } else {
+            server.post_json(path, &json!({"strings": ["a"]})).await
+        };
+        assert_eq!(reply.status, 404, "{path}: {}", reply.text);
+        assert_eq!(reply.body["error"]["code"], "SESSION_NOT_FOUND", "{path}");
+    }
     server.stop().await;
 }
 
