@@ -54,6 +54,16 @@ enum Command {
         clickhouse_url: Option<String>,
         #[arg(long, env = "KATO_CLICKHOUSE_DATABASE", default_value = kato_clickhouse::schema::DEFAULT_DATABASE)]
         database: String,
+        /// The ClickHouse cluster (in the servers' `remote_servers`) to create replicated,
+        /// distributed tables on; none for one server.
+        #[arg(long, env = "KATO_CLICKHOUSE_CLUSTER")]
+        cluster: Option<String>,
+        /// Print the statements instead of running them.
+        #[arg(long)]
+        print: bool,
+        /// Parse every statement with the server's `EXPLAIN AST`, running none.
+        #[arg(long, conflicts_with = "print")]
+        check: bool,
     },
     /// Start the services, apply the schema and run kato-server.
     Run {
@@ -122,14 +132,31 @@ fn run(command: Command) -> Result<i32> {
         Command::Schema {
             clickhouse_url,
             database,
+            cluster,
+            print,
+            check,
         } => {
+            let topology = match cluster.as_deref() {
+                None | Some("") => kato_clickhouse::Topology::Single,
+                Some(name) => kato_clickhouse::Topology::cluster(name)?,
+            };
+            if print {
+                for statement in kato_clickhouse::schema::statements(&database, &topology)? {
+                    println!("{statement};\n");
+                }
+                return Ok(0);
+            }
             let url = match clickhouse_url {
                 Some(url) => url,
                 None => services::running_url(&services_dir(None), "clickhouse")?.context(
                     "no ClickHouse: start one with `cargo xtask up` or pass --clickhouse-url",
                 )?,
             };
-            apply_schema(&url, &database)?;
+            if check {
+                check_schema(&url, &database, &topology)?;
+            } else {
+                apply_schema(&url, &database, &topology)?;
+            }
         }
         Command::Run {
             dir,
@@ -160,7 +187,11 @@ fn run_server(dir: &Path, database: &str, listen: &str) -> Result<i32> {
 
     let urls = services::up(dir, Mode::Persistent)?;
     urls.print_env();
-    apply_schema(&urls.clickhouse, database)?;
+    apply_schema(
+        &urls.clickhouse,
+        database,
+        &kato_clickhouse::Topology::Single,
+    )?;
     eprintln!("building kato-server (release)...");
     let built = std::process::Command::new(env!("CARGO"))
         .args(["build", "--release", "--quiet", "-p", "kato-server"])
@@ -186,16 +217,32 @@ fn run_server(dir: &Path, database: &str, listen: &str) -> Result<i32> {
     Err(error).context("starting target/release/kato-server")
 }
 
-fn apply_schema(url: &str, database: &str) -> Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+fn apply_schema(url: &str, database: &str, topology: &kato_clickhouse::Topology) -> Result<()> {
     let client = kato_clickhouse::connect(url);
-    let version = runtime
-        .block_on(kato_clickhouse::schema::ensure_schema(&client, database))
-        .with_context(|| format!("applying the schema to {url}"))?;
+    let version = block_on(kato_clickhouse::schema::ensure_schema_on(
+        &client, database, topology,
+    ))?
+    .with_context(|| format!("applying the schema to {url}"))?;
     eprintln!("schema: database {database} at {url} is at version {version}");
     Ok(())
+}
+
+fn check_schema(url: &str, database: &str, topology: &kato_clickhouse::Topology) -> Result<()> {
+    let client = kato_clickhouse::connect(url);
+    let checked = block_on(kato_clickhouse::schema::check_syntax(
+        &client, database, topology,
+    ))?
+    .with_context(|| format!("parsing the schema at {url}"))?;
+    eprintln!("schema: {checked} statements parse at {url} ({topology:?}); none was run");
+    Ok(())
+}
+
+/// Runs `work` on a fresh single-threaded runtime.
+fn block_on<T>(work: impl std::future::Future<Output = T>) -> Result<T> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(work))
 }
 
 /// The workspace root (xtask lives one level below it).

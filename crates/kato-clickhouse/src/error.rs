@@ -16,6 +16,9 @@ pub enum ClickHouseError {
     /// A database name that is not a plain identifier.
     #[error("invalid database name {0:?}: expected [A-Za-z_][A-Za-z0-9_]{{0,63}}")]
     InvalidDatabaseName(String),
+    /// A cluster name that is not a plain identifier.
+    #[error("invalid clickhouse cluster name {0:?}: expected [A-Za-z_][A-Za-z0-9_]{{0,63}}")]
+    InvalidClusterName(String),
     /// The database holds a newer schema than this build knows.
     #[error(
         "database {database} has schema version {found}, newer than the {supported} this build supports"

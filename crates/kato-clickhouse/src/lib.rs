@@ -9,6 +9,7 @@ mod error;
 pub mod group_commit;
 mod rows;
 pub mod schema;
+mod topology;
 mod writer;
 
 pub use candidates::{CandidateBase, CandidateBody, CandidateFilter};
@@ -18,6 +19,7 @@ pub use group_commit::{
     BatchObserver, BatchSink, GroupCommit, GroupCommitConfig, GroupCommitError,
 };
 pub use rows::{LearnLogRow, LshBucketRow, NAME_BYTES, PatternRow, SymbolIndexRow, name_bytes};
+pub use topology::Topology;
 pub use writer::{ClickHouseStore, ClickHouseWriter, PatternWrite};
 
 /// Builds a client for the ClickHouse HTTP interface at `url` (e.g. `http://127.0.0.1:8123`,

@@ -9,6 +9,7 @@ use clickhouse::Client;
 use clickhouse::sql::Identifier;
 
 use crate::ClickHouseError;
+use crate::topology::{Topology, bind_placeholders};
 
 /// The database kato uses unless told otherwise.
 pub const DEFAULT_DATABASE: &str = "kato";
@@ -145,40 +146,58 @@ pub fn validate_database_name(database: &str) -> Result<(), ClickHouseError> {
     }
 }
 
-/// Creates `database` and applies every migration it lacks; returns the version it ends at.
+const CREATE_DATABASE: &str = "CREATE DATABASE IF NOT EXISTS {db}";
+
+/// The table that records applied migrations.
+const SCHEMA_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS {db}.schema_version (
+            version UInt32,
+            description String,
+            applied_at DateTime64(3) DEFAULT now64(3)
+        )
+        ENGINE = ReplacingMergeTree
+        ORDER BY version";
+
+/// Creates `database` on one server and applies every migration it lacks; returns the version
+/// it ends at.
 ///
 /// `client` must not have a default database set (the database may not exist yet).
 pub async fn ensure_schema(client: &Client, database: &str) -> Result<u32, ClickHouseError> {
-    migrate_to(client, database, latest_version()).await
+    ensure_schema_on(client, database, &Topology::Single).await
 }
 
-/// Like [`ensure_schema`], but stops at migration `target` (for tests of a migration, and for
-/// operators who roll a schema forward one step at a time); returns the version it ends at.
+/// [`ensure_schema`] on `topology` (see [`Topology`] for what a cluster's tables are).
+pub async fn ensure_schema_on(
+    client: &Client,
+    database: &str,
+    topology: &Topology,
+) -> Result<u32, ClickHouseError> {
+    migrate_to(client, database, topology, latest_version()).await
+}
+
+/// Like [`ensure_schema_on`], but stops at migration `target` (for tests of a migration, and
+/// for operators who roll a schema forward one step at a time); returns the version it ends at.
 pub async fn migrate_to(
     client: &Client,
     database: &str,
+    topology: &Topology,
     target: u32,
 ) -> Result<u32, ClickHouseError> {
     validate_database_name(database)?;
-    client
-        .query("CREATE DATABASE IF NOT EXISTS ?")
-        .bind(Identifier(database))
-        .execute()
-        .await?;
-    client
-        .query(
-            "CREATE TABLE IF NOT EXISTS ?.schema_version (
-                version UInt32,
-                description String,
-                applied_at DateTime64(3) DEFAULT now64(3)
-            )
-            ENGINE = ReplacingMergeTree
-            ORDER BY version",
-        )
-        .bind(Identifier(database))
-        .execute()
-        .await?;
-    let current = current_version(client, database).await?;
+    let mut client = client.clone();
+    for (name, value) in topology.client_settings() {
+        client = client.with_setting(*name, *value);
+    }
+    let run = async |statement: &str| -> Result<(), ClickHouseError> {
+        for rendered in topology.render(statement) {
+            bind_placeholders(&client, &rendered, database, topology)
+                .execute()
+                .await?;
+        }
+        Ok(())
+    };
+    run(CREATE_DATABASE).await?;
+    run(SCHEMA_VERSION_TABLE).await?;
+    let current = current_version(&client, database).await?;
     if current > latest_version() {
         return Err(ClickHouseError::SchemaTooNew {
             database: database.to_owned(),
@@ -191,13 +210,7 @@ pub async fn migrate_to(
         .filter(|m| m.version > current && m.version <= target);
     for migration in pending {
         for statement in migration.statements {
-            // `?` is the client's placeholder, so the statements name the database `{db}`.
-            let sql = statement.replace("{db}", "?");
-            let mut query = client.query(&sql);
-            for _ in 0..statement.matches("{db}").count() {
-                query = query.bind(Identifier(database));
-            }
-            query.execute().await?;
+            run(statement).await?;
         }
         client
             .query("INSERT INTO ?.schema_version (version, description) VALUES (?, ?)")
@@ -208,6 +221,57 @@ pub async fn migrate_to(
             .await?;
     }
     Ok(current.max(target.min(latest_version())))
+}
+
+/// Every statement [`ensure_schema_on`] runs on a fresh database, as ClickHouse receives it
+/// (with `database` and the cluster bound), for review before a rollout.
+pub fn statements(database: &str, topology: &Topology) -> Result<Vec<String>, ClickHouseError> {
+    validate_database_name(database)?;
+    let cluster = match topology {
+        Topology::Single => "",
+        Topology::Cluster(cluster) => cluster.as_str(),
+    };
+    Ok(all_statements()
+        .flat_map(|statement| topology.render(statement))
+        .map(|rendered| {
+            rendered
+                .replace("{db}", &format!("`{database}`"))
+                .replace("{cluster}", &format!("`{cluster}`"))
+        })
+        .collect())
+}
+
+/// Parses every statement of [`statements`] with ClickHouse's `EXPLAIN AST`, running none;
+/// returns how many were checked. A check of the cluster schema on a server that has no
+/// cluster.
+pub async fn check_syntax(
+    client: &Client,
+    database: &str,
+    topology: &Topology,
+) -> Result<usize, ClickHouseError> {
+    validate_database_name(database)?;
+    let mut checked = 0;
+    for statement in all_statements() {
+        for rendered in topology.render(statement) {
+            bind_placeholders(
+                client,
+                &format!("EXPLAIN AST {rendered}"),
+                database,
+                topology,
+            )
+            .fetch_all::<String>()
+            .await?;
+            checked += 1;
+        }
+    }
+    Ok(checked)
+}
+
+/// The schema's statements in the order a fresh database gets them, written for one server.
+fn all_statements() -> impl Iterator<Item = &'static str> {
+    [CREATE_DATABASE, SCHEMA_VERSION_TABLE]
+        .into_iter()
+        .chain(MIGRATIONS.iter().flat_map(|m| m.statements.iter().copied()))
 }
 
 /// The highest migration recorded in `database` (0 when none).

@@ -13,6 +13,7 @@ use crate::ClickHouseError;
 use crate::group_commit::{BatchSink, Finished, GroupCommit, GroupCommitConfig, GroupCommitError};
 use crate::rows::{LearnLogRow, LshBucketRow, PatternRow, SymbolIndexRow, name_bytes};
 use crate::schema;
+use crate::topology::Topology;
 
 /// Every table that holds rows of a kb (each is partitioned by kb_id).
 const KB_TABLES: [&str; 4] = ["patterns_data", "symbol_index", "lsh_buckets", "learn_log"];
@@ -33,6 +34,7 @@ pub struct PatternWrite {
 pub struct ClickHouseStore {
     client: Client,
     database: String,
+    topology: Topology,
     sequence: Arc<LearnSequence>,
 }
 
@@ -51,8 +53,39 @@ impl ClickHouseStore {
         Ok(Self {
             client,
             database: database.to_owned(),
+            topology: Topology::Single,
             sequence: Arc::new(LearnSequence::default()),
         })
+    }
+
+    /// This store on `topology` (whose schema [`schema::ensure_schema_on`] has prepared).
+    #[must_use]
+    pub fn with_topology(mut self, topology: Topology) -> Self {
+        for (name, value) in topology.client_settings() {
+            self.client = self.client.with_setting(*name, *value);
+        }
+        self.topology = topology;
+        self
+    }
+
+    /// `ALTER TABLE <table> <rest>` with the table bound: on a cluster the table's `_local`
+    /// form `ON CLUSTER` (a `Distributed` table takes no `ALTER`). `rest`'s own placeholders
+    /// are bound by the caller.
+    fn alter(&self, table: &str, rest: &str) -> clickhouse::query::Query {
+        let (target, cluster) = self.topology.alter_target(table);
+        let on_cluster = if cluster.is_some() {
+            " ON CLUSTER ?"
+        } else {
+            ""
+        };
+        let query = self
+            .client
+            .query(&format!("ALTER TABLE ?{on_cluster} {rest}"))
+            .bind(Identifier(target.as_str()));
+        match cluster {
+            Some(cluster) => query.bind(Identifier(cluster)),
+            None => query,
+        }
     }
 
     /// The database this store writes to.
@@ -150,9 +183,7 @@ impl ClickHouseStore {
     /// rows is fine).
     pub async fn delete_all_patterns(&self, kb: &KbId) -> Result<(), ClickHouseError> {
         for table in KB_TABLES {
-            self.client
-                .query("ALTER TABLE ? DROP PARTITION ?")
-                .bind(Identifier(table))
+            self.alter(table, "DROP PARTITION ?")
                 .bind(kb.as_str())
                 .execute()
                 .await?;
@@ -245,12 +276,10 @@ impl ClickHouseStore {
             ("symbol_index", "lower(hex(name))"),
             ("lsh_buckets", "lower(hex(name))"),
         ] {
-            let sql = format!(
-                "ALTER TABLE ? DELETE WHERE kb_id = ? AND has(?, {name}) SETTINGS mutations_sync = 1"
-            );
-            self.client
-                .query(&sql)
-                .bind(Identifier(table))
+            // mutations_sync = 2: done on every replica before this answers.
+            let rest =
+                format!("DELETE WHERE kb_id = ? AND has(?, {name}) SETTINGS mutations_sync = 2");
+            self.alter(table, &rest)
                 .bind(kb.as_str())
                 .bind(names)
                 .execute()

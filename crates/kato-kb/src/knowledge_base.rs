@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use kato_clickhouse::{
     BatchObserver, BatchSink, ClickHouseStore, GroupCommit, GroupCommitConfig, GroupCommitError,
-    schema,
+    Topology, schema,
 };
 use kato_core::{KbId, MinHashConfig, MinHasher, Pattern, PatternName};
 use kato_redis::{GlobalCounters, LearnOutcome, LeaseLock, RedisConfig, RedisWriter, SymbolStats};
@@ -34,6 +34,8 @@ pub struct KnowledgeBaseConfig {
     pub clickhouse_url: String,
     /// ClickHouse database (created with the schema on connect).
     pub clickhouse_database: String,
+    /// One ClickHouse server, or a cluster (replicated, distributed tables).
+    pub clickhouse_topology: Topology,
     /// Redis URL, e.g. `redis://127.0.0.1:6379`.
     pub redis_url: String,
     /// How concurrent learns are batched.
@@ -52,6 +54,7 @@ impl KnowledgeBaseConfig {
         Self {
             clickhouse_url: clickhouse_url.into(),
             clickhouse_database: schema::DEFAULT_DATABASE.to_owned(),
+            clickhouse_topology: Topology::Single,
             redis_url: redis_url.into(),
             group_commit: GroupCommitConfig::default(),
             redis: RedisConfig::default(),
@@ -168,10 +171,16 @@ impl KnowledgeBase {
             SCHEMA_LOCK_LEASE,
         )
         .await?;
-        let applied = schema::ensure_schema(&client, &config.clickhouse_database).await;
+        let applied = schema::ensure_schema_on(
+            &client,
+            &config.clickhouse_database,
+            &config.clickhouse_topology,
+        )
+        .await;
         lock.release().await?;
         applied?;
-        let clickhouse = ClickHouseStore::new(client, &config.clickhouse_database)?;
+        let clickhouse = ClickHouseStore::new(client, &config.clickhouse_database)?
+            .with_topology(config.clickhouse_topology);
         let learner = GroupCommit::spawn_observed(
             LearnSink {
                 clickhouse: clickhouse.clone(),

@@ -71,7 +71,12 @@ async fn migration_2_rebuilds_the_index_tables_from_the_bodies() {
     };
     let client = kato_clickhouse::connect(&url);
     let database = kato_test_support::unique_kb_id("migrate_db");
-    assert_eq!(schema::migrate_to(&client, &database, 1).await.unwrap(), 1);
+    assert_eq!(
+        schema::migrate_to(&client, &database, &kato_clickhouse::Topology::Single, 1)
+            .await
+            .unwrap(),
+        1
+    );
     let name = "0123456789abcdef0123456789abcdef01234567";
     client
         .query(
@@ -117,4 +122,51 @@ async fn migration_2_rebuilds_the_index_tables_from_the_bodies() {
         .execute()
         .await
         .unwrap();
+}
+
+/// The cluster schema cannot run here (no ClickHouse cluster or Keeper on this machine), but
+/// ClickHouse's own parser checks every statement of it, and a statement that does not parse
+/// is caught: what the check can and cannot show.
+#[tokio::test]
+async fn the_cluster_schema_parses_in_clickhouse() {
+    let Some(url) = kato_test_support::clickhouse_url("the_cluster_schema_parses_in_clickhouse")
+    else {
+        return;
+    };
+    let client = kato_clickhouse::connect(&url);
+    let cluster = kato_clickhouse::Topology::cluster("kato_cluster").unwrap();
+    let single = schema::check_syntax(&client, "kato_x", &kato_clickhouse::Topology::Single)
+        .await
+        .expect("the single-server schema parses");
+    let clustered = schema::check_syntax(&client, "kato_x", &cluster)
+        .await
+        .expect("the cluster schema parses");
+    // Every CREATE TABLE and DROP TABLE becomes two statements on a cluster.
+    assert!(clustered > single, "{clustered} vs {single}");
+
+    let statements = schema::statements("kato_x", &cluster).unwrap();
+    assert_eq!(statements.len(), clustered);
+    assert!(
+        statements.iter().any(|s| s
+            == "CREATE TABLE IF NOT EXISTS `kato_x`.patterns_data ON CLUSTER `kato_cluster` \
+                AS `kato_x`.patterns_data_local \
+                ENGINE = Distributed(`kato_cluster`, `kato_x`, patterns_data_local, cityHash64(kb_id))"),
+        "{statements:#?}"
+    );
+    assert!(
+        statements
+            .iter()
+            .filter(|s| s.contains("_local ON CLUSTER") && s.starts_with("CREATE TABLE"))
+            .all(|s| s.contains("ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')")),
+        "{statements:#?}"
+    );
+
+    let broken = client
+        .query("EXPLAIN AST CREATE TABLE x ON CLUSTER (a UInt8) ENGINE = Memory")
+        .fetch_all::<String>()
+        .await;
+    assert!(
+        broken.is_err(),
+        "a statement that does not parse is refused"
+    );
 }
