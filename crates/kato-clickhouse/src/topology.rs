@@ -86,7 +86,7 @@ impl Topology {
         if let Some(rest) = trimmed.strip_prefix("DROP TABLE IF EXISTS ")
             && let Some((table, tail)) = table_and_rest(rest)
         {
-            return [format!("{table}"), format!("{table}_local")]
+            return [table.to_owned(), format!("{table}_local")]
                 .iter()
                 .map(|name| {
                     format!("DROP TABLE IF EXISTS {{db}}.{name} ON CLUSTER {{cluster}}{tail}")
