@@ -36,8 +36,9 @@ impl KnowledgeBase {
     /// upper bound reaches the threshold, a superset of those that can match, and they are
     /// scored in decreasing order of a pre-potential bound only as far as the 3 x
     /// `max_predictions` pruning needs, so the result equals scoring every pattern of the kb.
-    /// Character mode, and `recall_threshold = 0`
-    /// (every pattern qualifies), read the kb's whole partition: their cost grows with the kb.
+    /// Character mode, fuzzy tokens and `recall_threshold = 0` (every pattern qualifies) read
+    /// the kb's whole partition and match every body, so their cost grows with the kb; only
+    /// the pruning set's values are read from Redis.
     pub async fn predict(
         &self,
         kb: &KbId,
@@ -63,23 +64,30 @@ impl KnowledgeBase {
             .clickhouse()
             .candidates(kb, &query.base, &query.filters)
             .await?;
-        match &query.base {
+        let (matched, scored) = match &query.base {
+            // The single-symbol path ranks by frequency, which only Redis knows.
+            CandidateBase::FirstToken(_) => {
+                let scored = bodies.len();
+                return Ok((self.predict_from(kb, stm, bodies, settings).await?, scored));
+            }
             CandidateBase::SimilarityBound { .. }
                 if settings.predict.matching.fuzzy_token_threshold <= 0.0 =>
             {
-                let (matched, scored) = best_by_bound(stm, bodies, settings);
-                let (found, bodies): (Vec<_>, Vec<_>) = matched.into_iter().unzip();
-                let candidates = self.with_redis_values(kb, bodies).await?;
-                let statistics = self.statistics(kb, stm, &candidates, settings).await?;
-                let matched = candidates.into_iter().zip(found).collect();
-                let predictions = predict_matched(stm, matched, &statistics, &settings.predict);
-                Ok((predictions, scored))
+                best_by_bound(stm, bodies, settings)
             }
+            // Character mode, fuzzy tokens, `recall_threshold = 0`: every body is matched, but
+            // only the pruning set reaches Redis.
             _ => {
                 let scored = bodies.len();
-                Ok((self.predict_from(kb, stm, bodies, settings).await?, scored))
+                (best_by_match(stm, bodies, settings), scored)
             }
-        }
+        };
+        let (found, bodies): (Vec<_>, Vec<_>) = matched.into_iter().unzip();
+        let candidates = self.with_redis_values(kb, bodies).await?;
+        let statistics = self.statistics(kb, stm, &candidates, settings).await?;
+        let matched = candidates.into_iter().zip(found).collect();
+        let predictions = predict_matched(stm, matched, &statistics, &settings.predict);
+        Ok((predictions, scored))
     }
 
     /// Predictions from every pattern of `kb` (the session's filter stages still apply) without
@@ -275,6 +283,50 @@ fn best_by_bound(
         })
         .collect();
     (matched, scored)
+}
+
+/// Every body [`match_pattern`] keeps, cut to the first 3 x `max_predictions` + 1 in
+/// [`pruning_order`]: what [`predict_matched`] needs to predict exactly as over all of them.
+fn best_by_match(
+    stm: &[Vec<String>],
+    bodies: Vec<CandidateBody>,
+    settings: &PredictionSettings,
+) -> Vec<(PatternMatch, CandidateBody)> {
+    let matching = &settings.predict.matching;
+    let kept = settings
+        .predict
+        .max_predictions
+        .saturating_mul(3)
+        .saturating_add(1);
+    let matched: Vec<(PatternMatch, CandidateBody)> = bodies
+        .into_iter()
+        .filter_map(|body| match_pattern(&body.pattern_data, stm, matching).map(|m| (m, body)))
+        .collect();
+    if matched.len() <= kept {
+        return matched;
+    }
+    // The best `kept`, the worst on top.
+    let mut best: BinaryHeap<Ranked<'_>> = BinaryHeap::with_capacity(kept + 1);
+    for (index, (found, body)) in matched.iter().enumerate() {
+        best.push(Ranked {
+            pre_potential: pre_potential_of(found.scores()),
+            similarity: found.similarity,
+            name: &body.name,
+            index,
+        });
+        if best.len() > kept {
+            best.pop();
+        }
+    }
+    let mut keep = vec![false; matched.len()];
+    for ranked in best {
+        keep[ranked.index] = true;
+    }
+    matched
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(entry, kept)| kept.then_some(entry))
+        .collect()
 }
 
 /// A scored candidate in the pruning order ([`pruning_order`]): a greater one ranks later.

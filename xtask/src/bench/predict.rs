@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use kato_core::{KbId, MinHasher, Pattern};
 use kato_kb::records::LearnRecords;
-use kato_kb::{KnowledgeBase, KnowledgeBaseConfig, PredictionSettings};
+use kato_kb::{KnowledgeBase, KnowledgeBaseConfig, SessionConfig};
 
 use super::workload::{Workload, Zipf, distinct_patterns, events};
 use crate::services;
@@ -28,6 +28,10 @@ pub(crate) struct PredictArgs {
     /// Workload seed.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// The sessions' recall threshold (the reference's default is 0.1; 0 matches every
+    /// pattern of the kb).
+    #[arg(long, default_value_t = 0.1)]
+    recall_threshold: f64,
     /// Print only the JSON line.
     #[arg(long)]
     json: bool,
@@ -139,7 +143,11 @@ async fn measure(
     let stms = queries(args, &patterns);
     drop(patterns);
 
-    let settings = PredictionSettings::default();
+    let settings = SessionConfig {
+        recall_threshold: Some(args.recall_threshold),
+        ..SessionConfig::default()
+    }
+    .prediction_settings()?;
     let mut latencies: Vec<Duration> = Vec::with_capacity(stms.len());
     let mut candidates = 0usize;
     let mut returned = 0usize;
@@ -168,6 +176,7 @@ async fn measure(
         "mean_candidates": (candidates as f64 / queries).round(),
         "mean_predictions": (returned as f64 / queries).round(),
         "queries": stms.len(),
+        "recall_threshold": args.recall_threshold,
         "vocab": args.vocab,
     }))
 }

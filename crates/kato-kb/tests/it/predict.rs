@@ -338,7 +338,8 @@ fn random_events(
 
 /// Property: for random kbs and STMs, the indexed search gives exactly the predictions of
 /// scoring every pattern (byte-identical JSON). Fixed seed; 12 kbs of up to 300 patterns, 15
-/// STMs each, over several thresholds and pipelines.
+/// STMs each, over several thresholds (0 among them), pipelines, character mode and fuzzy
+/// tokens.
 #[tokio::test]
 async fn indexed_search_equals_scoring_every_pattern() {
     let Some(test) = TestKb::start("indexed_search_equals_scoring_every_pattern").await else {
@@ -382,8 +383,12 @@ async fn indexed_search_equals_scoring_every_pattern() {
                 source[start..].iter().take(3).cloned().collect()
             };
             let config = SessionConfig {
-                recall_threshold: Some([0.1, 0.05, 0.3, 0.6][query % 4]),
+                // 0 (every pattern), character mode and fuzzy tokens take the path that
+                // matches every candidate and prunes before reading Redis.
+                recall_threshold: Some([0.1, 0.05, 0.3, 0.6, 0.0][query % 5]),
                 max_predictions: Some([100, 5, 20][query % 3] as u32),
+                use_token_matching: Some(query % 7 != 3),
+                fuzzy_token_threshold: (query % 6 == 5).then_some(0.85),
                 filter_pipeline: match query % 5 {
                     0 => Some(vec!["length".into()]),
                     1 => Some(vec!["jaccard".into(), "bloom".into()]),
