@@ -204,6 +204,11 @@ impl KnowledgeBase {
         &self.inner.clickhouse
     }
 
+    /// The MinHash scheme the kb's signatures are stored with.
+    pub fn minhash_config(&self) -> MinHashConfig {
+        self.inner.minhasher.config()
+    }
+
     /// The Redis side, for reads this facade does not wrap.
     pub fn redis(&self) -> &RedisWriter {
         &self.inner.redis

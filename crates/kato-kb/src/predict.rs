@@ -57,6 +57,7 @@ impl KnowledgeBase {
         stm: &[Vec<String>],
         settings: &PredictionSettings,
     ) -> Result<(Predictions, usize), KbError> {
+        self.check_minhash_scheme(settings)?;
         let Some(query) = candidate_query(stm, settings)? else {
             return Ok((Predictions::default(), 0));
         };
@@ -99,6 +100,7 @@ impl KnowledgeBase {
         stm: &[Vec<String>],
         settings: &PredictionSettings,
     ) -> Result<Predictions, KbError> {
+        self.check_minhash_scheme(settings)?;
         let Some(query) = candidate_query(stm, settings)? else {
             return Ok(Predictions::default());
         };
@@ -112,6 +114,37 @@ impl KnowledgeBase {
             .candidates(kb, &base, &query.filters)
             .await?;
         self.predict_from(kb, stm, bodies, settings).await
+    }
+
+    /// The `minhash` stage compares the STM's signature with the stored ones, so it needs the
+    /// scheme they were stored with; any other would silently find nothing.
+    fn check_minhash_scheme(&self, settings: &PredictionSettings) -> Result<(), KbError> {
+        if !settings.filter_pipeline.contains(&FilterStage::Minhash) {
+            return Ok(());
+        }
+        let stored = self.minhash_config();
+        let asked = [
+            settings.minhash_num_hashes,
+            settings.minhash_bands,
+            settings.minhash_rows,
+        ]
+        .map(|n| n as usize);
+        if asked == [stored.permutations(), stored.bands(), stored.rows()] {
+            return Ok(());
+        }
+        Err(KbError::InvalidInput {
+            field: "minhash_num_hashes, minhash_bands, minhash_rows",
+            reason: format!(
+                "the minhash stage needs the scheme the kb's signatures are stored with \
+                 ({} hashes in {} bands of {} rows), not {} hashes in {} bands of {} rows",
+                stored.permutations(),
+                stored.bands(),
+                stored.rows(),
+                asked[0],
+                asked[1],
+                asked[2]
+            ),
+        })
     }
 
     /// The shared last step: the candidates' Redis values, the kb statistics, kato-core.

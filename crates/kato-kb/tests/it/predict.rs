@@ -523,6 +523,19 @@ async fn lsh_finds_close_patterns() {
         found * 100 >= cases * 99,
         "LSH found {found} of {cases} patterns with Jaccard 0.82"
     );
+
+    // Another scheme than the stored one would find nothing; it is refused, naming the keys.
+    let other_scheme = crate::predict::settings(SessionConfig {
+        filter_pipeline: Some(vec!["minhash".into()]),
+        minhash_bands: Some(10),
+        minhash_rows: Some(10),
+        ..SessionConfig::default()
+    });
+    let refused = test.kb.predict(&kb, &stms[0], &other_scheme).await;
+    assert!(
+        matches!(&refused, Err(kato_kb::KbError::InvalidInput { field, .. }) if field.contains("minhash_bands")),
+        "{refused:?}"
+    );
     test.finish(&[&kb]).await;
 }
 
