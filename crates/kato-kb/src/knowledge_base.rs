@@ -4,10 +4,11 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use kato_clickhouse::{
-    BatchObserver, BatchSink, ClickHouseStore, GroupCommit, GroupCommitConfig, GroupCommitError,
-    schema,
+    BatchObserver, BatchSink, ClickHouseError, ClickHouseStore, GroupCommit, GroupCommitConfig,
+    GroupCommitError, schema,
 };
 use kato_core::{KbId, MinHashConfig, MinHasher, Pattern, PatternName};
 use kato_redis::{GlobalCounters, LearnOutcome, RedisConfig, RedisWriter, SymbolStats};
@@ -32,6 +33,9 @@ pub struct KnowledgeBaseConfig {
     pub clickhouse_database: String,
     /// Redis URL, e.g. `redis://127.0.0.1:6379`.
     pub redis_url: String,
+    /// How long one ClickHouse call may take before it fails (a hung server must not hold
+    /// learns and reads forever).
+    pub clickhouse_timeout: Duration,
     /// How concurrent learns are batched.
     pub group_commit: GroupCommitConfig,
     /// Redis timeouts and pipeline sizes.
@@ -49,6 +53,7 @@ impl KnowledgeBaseConfig {
             clickhouse_url: clickhouse_url.into(),
             clickhouse_database: schema::DEFAULT_DATABASE.to_owned(),
             redis_url: redis_url.into(),
+            clickhouse_timeout: kato_clickhouse::DEFAULT_TIMEOUT,
             group_commit: GroupCommitConfig::default(),
             redis: RedisConfig::default(),
             minhash: MinHashConfig::default(),
@@ -152,8 +157,15 @@ impl KnowledgeBase {
     /// the current tokio runtime.
     pub async fn connect(config: KnowledgeBaseConfig) -> Result<Self, KbError> {
         let client = kato_clickhouse::connect(&config.clickhouse_url);
-        schema::ensure_schema(&client, &config.clickhouse_database).await?;
-        let clickhouse = ClickHouseStore::new(client, &config.clickhouse_database)?;
+        let timeout = config.clickhouse_timeout;
+        tokio::time::timeout(
+            timeout,
+            schema::ensure_schema(&client, &config.clickhouse_database),
+        )
+        .await
+        .map_err(|_| ClickHouseError::Timeout(timeout))??;
+        let clickhouse =
+            ClickHouseStore::new(client, &config.clickhouse_database)?.with_timeout(timeout);
         let redis = RedisWriter::connect(&config.redis_url, config.redis).await?;
         let learner = GroupCommit::spawn_observed(
             LearnSink {

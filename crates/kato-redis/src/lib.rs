@@ -17,6 +17,7 @@
 mod error;
 mod keys;
 mod sessions;
+mod watched;
 mod writer;
 
 pub use error::RedisError;

@@ -18,6 +18,7 @@ use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 
 use crate::RedisError;
+use crate::watched::Watched;
 
 /// Stale index entries re-checked per count round trip.
 const INDEX_CHECKS_PER_ROUND: isize = 1000;
@@ -119,7 +120,7 @@ pub enum SaveOutcome {
 /// Session state in Redis. Cheap to clone; clones share one connection.
 #[derive(Clone)]
 pub struct SessionStore {
-    connection: ConnectionManager,
+    connection: Watched,
     config: SessionStoreConfig,
     /// Sorted set of session ids scored by when they expire (ms since the epoch), for counting.
     index_key: String,
@@ -152,7 +153,7 @@ impl SessionStore {
     /// A store over `connection`.
     pub fn new(connection: ConnectionManager, config: SessionStoreConfig) -> Self {
         Self {
-            connection,
+            connection: Watched::new(connection),
             index_key: format!("{}:sessions:index", config.key_prefix),
             config,
             touch: redis::Script::new(TOUCH_SCRIPT),
@@ -161,6 +162,12 @@ impl SessionStore {
             save: redis::Script::new(SAVE_SCRIPT),
             unlock: redis::Script::new(UNLOCK_SCRIPT),
         }
+    }
+
+    /// How long Redis has left a command of this store unanswered: the time since the first
+    /// command sent after its last reply, or `None` when every command so far was answered.
+    pub fn silent_for(&self) -> Option<Duration> {
+        self.connection.silent_for()
     }
 
     fn session_key(&self, id: &str) -> String {

@@ -10,6 +10,7 @@ use redis::aio::ConnectionManager;
 
 use crate::RedisError;
 use crate::keys::{KbKeys, metadata_field, parse_metadata_field};
+use crate::watched::Watched;
 
 const LEARN_SCRIPT: &str = include_str!("learn.lua");
 /// Keys removed per UNLINK when a kb is deleted.
@@ -108,7 +109,7 @@ pub struct GlobalCounters {
 /// self-reconnecting connection.
 #[derive(Clone)]
 pub struct RedisWriter {
-    connection: ConnectionManager,
+    connection: Watched,
     learn_script: Arc<redis::Script>,
     config: RedisConfig,
 }
@@ -126,7 +127,7 @@ impl RedisWriter {
     pub async fn connect(url: &str, config: RedisConfig) -> Result<Self, RedisError> {
         let connection = crate::connect(url, &config).await?;
         Ok(Self {
-            connection,
+            connection: Watched::new(connection),
             learn_script: Arc::new(redis::Script::new(LEARN_SCRIPT)),
             config,
         })
@@ -134,7 +135,13 @@ impl RedisWriter {
 
     /// A connection for commands this crate does not wrap (tests, admin tools).
     pub fn connection(&self) -> ConnectionManager {
-        self.connection.clone()
+        self.connection.unwatched()
+    }
+
+    /// How long Redis has left a command of this writer unanswered: the time since the first
+    /// command sent after its last reply, or `None` when every command so far was answered.
+    pub fn silent_for(&self) -> Option<Duration> {
+        self.connection.silent_for()
     }
 
     /// Applies one learn atomically.
