@@ -17,14 +17,22 @@
 //! - `redis_wipe`: Redis is cut off while clients keep learning (503s), and everything in it
 //!   is deleted, as a restart without persistence would; once it is back the server recovers
 //!   by itself, and `rehydrate` restores the kb to exactly the dump taken before the wipe.
+//! - `slow_clickhouse`, `slow_redis`: the store hangs for a few seconds under load (its proxy
+//!   paused: connections stay open, no byte goes through, as with SIGSTOP), with the server's
+//!   request deadline at 2 s. Every answer comes within the deadline plus 1 s of slack, the
+//!   ones while it hangs as 503 (never 500); the server's resident memory is sampled while it
+//!   hangs; once resumed, learning goes on without a restart; every acknowledged learn is there
+//!   once, and the kb verifies clean, at the latest after `rehydrate` (work left running past
+//!   the deadline may have landed in part).
 //!
 //! A proxy cut stands in for stopping and starting the store's process: the server sees the
 //! same refused and dropped connections, and the store keeps serving the checker.
+//! `--only NAME[,NAME]` runs some of the scenarios.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
 use kato_core::KbId;
@@ -32,13 +40,27 @@ use kato_kb::{KnowledgeBase, KnowledgeBaseConfig};
 use kato_test_support::TcpProxy;
 use serde_json::{Value, json};
 
-use crate::server::{Client, build_server, start_server, stop_server};
+use crate::server::{Client, build_server, rss_mb, start_server, stop_server};
 use crate::{process, services};
 
 /// The database the chaos server uses.
 const DATABASE: &str = "kato_chaos";
 /// Sequences per learn request.
 const SEQUENCES_PER_REQUEST: usize = 10;
+/// Every scenario, in the order they run.
+const SCENARIOS: [&str; 5] = [
+    "kill9_during_learn",
+    "clickhouse_outage",
+    "redis_wipe",
+    "slow_clickhouse",
+    "slow_redis",
+];
+/// The request deadline of the slow-store scenarios' server.
+const SLOW_DEADLINE: Duration = Duration::from_secs(2);
+/// How much later than the deadline an answer may come (a loaded two-core machine).
+const SLOW_SLACK: Duration = Duration::from_secs(1);
+/// How long the store hangs in the slow-store scenarios.
+const SLOW_PAUSE: Duration = Duration::from_secs(6);
 
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct ChaosArgs {
@@ -48,6 +70,10 @@ pub(crate) struct ChaosArgs {
     /// Seconds of load before each fault.
     #[arg(long, default_value_t = 3)]
     load_seconds: u64,
+    /// Run only these scenarios (comma-separated); all of them when absent.
+    #[arg(long, value_delimiter = ',',
+          value_parser = clap::builder::PossibleValuesParser::new(SCENARIOS))]
+    only: Vec<String>,
     /// Print only the JSON line.
     #[arg(long)]
     json: bool,
@@ -63,11 +89,24 @@ pub(crate) fn run(args: &ChaosArgs) -> Result<i32> {
             .enable_all()
             .build()?;
         runtime.block_on(async {
-            Ok(vec![
-                kill9_during_learn(args, &urls.clickhouse, &urls.redis).await?,
-                clickhouse_outage(args, &urls.clickhouse, &urls.redis).await?,
-                redis_wipe(args, &urls.clickhouse, &urls.redis).await?,
-            ])
+            let (clickhouse, redis) = (urls.clickhouse.as_str(), urls.redis.as_str());
+            let mut reports = Vec::new();
+            for scenario in SCENARIOS {
+                if !args.only.is_empty() && !args.only.iter().any(|name| name == scenario) {
+                    continue;
+                }
+                reports.push(match scenario {
+                    "kill9_during_learn" => kill9_during_learn(args, clickhouse, redis).await?,
+                    "clickhouse_outage" => clickhouse_outage(args, clickhouse, redis).await?,
+                    "redis_wipe" => redis_wipe(args, clickhouse, redis).await?,
+                    "slow_clickhouse" => {
+                        slow_store(args, SlowStore::ClickHouse, clickhouse, redis).await?
+                    }
+                    "slow_redis" => slow_store(args, SlowStore::Redis, clickhouse, redis).await?,
+                    other => unreachable!("{other} is not in SCENARIOS"),
+                });
+            }
+            anyhow::Ok(reports)
         })
     })?;
     let acknowledged: u64 = scenarios
@@ -107,6 +146,17 @@ struct LoadOutcome {
     other_errors: Vec<String>,
 }
 
+/// Counters of a running load, readable while it runs.
+#[derive(Debug, Default)]
+struct Tally {
+    /// Learns acknowledged so far.
+    acknowledged: AtomicU64,
+    /// Answers that were 503 so far.
+    unavailable: AtomicU64,
+    /// The slowest answer so far, in milliseconds.
+    slowest_ms: AtomicU64,
+}
+
 /// C clients learning distinct sequences into `node` until `stop` is set. With `give_up` a
 /// client stops at its first failed request (the server is gone); otherwise it pauses and
 /// goes on, creating a new session when its session is gone.
@@ -117,12 +167,12 @@ async fn learn_load(
     label: &'static str,
     stop: Arc<AtomicBool>,
     give_up: bool,
+    tally: Arc<Tally>,
 ) -> LoadOutcome {
-    let unavailable = Arc::new(AtomicU64::new(0));
     let mut workers = Vec::new();
     for worker in 0..clients.max(1) {
         let (client, node, stop) = (client.clone(), node.to_owned(), Arc::clone(&stop));
-        let unavailable = Arc::clone(&unavailable);
+        let tally = Arc::clone(&tally);
         workers.push(tokio::spawn(async move {
             let mut acknowledged = Vec::new();
             let mut other_errors = Vec::new();
@@ -131,7 +181,7 @@ async fn learn_load(
             while !stop.load(Ordering::Relaxed) {
                 let id = match &session {
                     Some(id) => String::clone(id),
-                    None => match client.create_session(&node).await {
+                    None => match timed(&tally, client.create_session(&node)).await {
                         Ok(id) => {
                             session = Some(id.clone());
                             id
@@ -140,7 +190,7 @@ async fn learn_load(
                             if give_up {
                                 break;
                             }
-                            note_failure(&error, &unavailable, &mut other_errors);
+                            note_failure(&error, &tally, &mut other_errors);
                             tokio::time::sleep(Duration::from_millis(100)).await;
                             continue;
                         }
@@ -157,26 +207,31 @@ async fn learn_load(
                         ])
                     })
                     .collect();
-                let learned = client
-                    .post(
-                        &format!("/sessions/{id}/learn-sequences"),
-                        Some(json!({ "sequences": sequences })),
-                    )
-                    .await;
+                let path = format!("/sessions/{id}/learn-sequences");
+                let learned = timed(
+                    &tally,
+                    client.post(&path, Some(json!({ "sequences": sequences }))),
+                )
+                .await;
                 match learned {
-                    Ok(learned) => acknowledged.extend(
-                        learned["pattern_names"]
+                    Ok(learned) => {
+                        let names = learned["pattern_names"]
                             .as_array()
                             .into_iter()
                             .flatten()
-                            .filter_map(|name| name.as_str().map(str::to_owned)),
-                    ),
+                            .filter_map(|name| name.as_str().map(str::to_owned));
+                        let before = acknowledged.len();
+                        acknowledged.extend(names);
+                        tally
+                            .acknowledged
+                            .fetch_add((acknowledged.len() - before) as u64, Ordering::Relaxed);
+                    }
                     Err(_) if give_up => break,
                     Err(error) => {
                         if error.to_string().contains("SESSION_NOT_FOUND") {
                             session = None;
                         } else {
-                            note_failure(&error, &unavailable, &mut other_errors);
+                            note_failure(&error, &tally, &mut other_errors);
                         }
                         tokio::time::sleep(Duration::from_millis(100)).await;
                     }
@@ -192,42 +247,58 @@ async fn learn_load(
             outcome.other_errors.extend(other_errors);
         }
     }
-    outcome.unavailable = unavailable.load(Ordering::Relaxed);
+    outcome.unavailable = tally.unavailable.load(Ordering::Relaxed);
     outcome
 }
 
-fn note_failure(error: &anyhow::Error, unavailable: &AtomicU64, other: &mut Vec<String>) {
+/// Awaits `request`, noting how long its answer took.
+async fn timed<T>(tally: &Tally, request: impl Future<Output = T>) -> T {
+    let started = Instant::now();
+    let answer = request.await;
+    let took = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    tally.slowest_ms.fetch_max(took, Ordering::Relaxed);
+    answer
+}
+
+fn note_failure(error: &anyhow::Error, tally: &Tally, other: &mut Vec<String>) {
     let text = format!("{error:#}");
     if text.contains("503") {
-        unavailable.fetch_add(1, Ordering::Relaxed);
+        tally.unavailable.fetch_add(1, Ordering::Relaxed);
     } else if other.len() < 10 {
         other.push(text);
     }
 }
 
-/// Runs `learn_load` in the background; `stop` ends it.
+/// A learn load running in the background.
+struct Load {
+    /// Ends the load.
+    stop: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<LoadOutcome>,
+    /// What it has seen so far.
+    tally: Arc<Tally>,
+}
+
+/// Runs `learn_load` in the background.
 fn spawn_load(
     client: &Client,
     node: &str,
     clients: usize,
     label: &'static str,
     give_up: bool,
-) -> (Arc<AtomicBool>, tokio::task::JoinHandle<LoadOutcome>) {
+) -> Load {
     let stop = Arc::new(AtomicBool::new(false));
+    let tally = Arc::new(Tally::default());
     let (client, node, flag) = (client.clone(), node.to_owned(), Arc::clone(&stop));
-    let load =
-        tokio::spawn(
-            async move { learn_load(&client, &node, clients, label, flag, give_up).await },
-        );
-    (stop, load)
+    let counters = Arc::clone(&tally);
+    let task = tokio::spawn(async move {
+        learn_load(&client, &node, clients, label, flag, give_up, counters).await
+    });
+    Load { stop, task, tally }
 }
 
-async fn finish_load(
-    stop: Arc<AtomicBool>,
-    load: tokio::task::JoinHandle<LoadOutcome>,
-) -> Result<LoadOutcome> {
-    stop.store(true, Ordering::Relaxed);
-    load.await.context("the load task")
+async fn finish_load(load: Load) -> Result<LoadOutcome> {
+    load.stop.store(true, Ordering::Relaxed);
+    load.task.await.context("the load task")
 }
 
 /// The acknowledged names that are not present with frequency 1 (checked by 32 readers).
@@ -292,9 +363,9 @@ fn kb_of(node: &str) -> Result<KbId> {
 async fn kill9_during_learn(args: &ChaosArgs, clickhouse: &str, redis: &str) -> Result<Value> {
     let node = "chaos_kill9";
     let port = process::free_port()?;
-    let mut server = start_server(clickhouse, redis, DATABASE, port)?;
+    let mut server = start_server(clickhouse, redis, DATABASE, port, None)?;
     let client = Client::new(&format!("http://127.0.0.1:{port}"))?;
-    let (stop, load) = spawn_load(&client, node, args.clients, "kill9", true);
+    let load = spawn_load(&client, node, args.clients, "kill9", true);
     tokio::time::sleep(Duration::from_secs(args.load_seconds)).await;
     eprintln!(
         "chaos: SIGKILL to kato-server (pid {}) under load",
@@ -302,12 +373,12 @@ async fn kill9_during_learn(args: &ChaosArgs, clickhouse: &str, redis: &str) -> 
     );
     server.kill().context("killing kato-server")?;
     let _ = server.wait();
-    let outcome = finish_load(stop, load).await?;
+    let outcome = finish_load(load).await?;
     eprintln!(
         "chaos: {} learns were acknowledged before the kill",
         outcome.acknowledged.len()
     );
-    let mut server = start_server(clickhouse, redis, DATABASE, port)?;
+    let mut server = start_server(clickhouse, redis, DATABASE, port, None)?;
     let lost = missing(&client, node, &outcome.acknowledged).await?;
     stop_server(&mut server);
     let knowledge_base = knowledge_base(clickhouse, redis).await?;
@@ -331,9 +402,9 @@ async fn clickhouse_outage(args: &ChaosArgs, clickhouse: &str, redis: &str) -> R
     let node = "chaos_clickhouse";
     let proxy = TcpProxy::start(clickhouse).await;
     let port = process::free_port()?;
-    let mut server = start_server(&proxy.url("http"), redis, DATABASE, port)?;
+    let mut server = start_server(&proxy.url("http"), redis, DATABASE, port, None)?;
     let client = Client::new(&format!("http://127.0.0.1:{port}"))?;
-    let (stop, load) = spawn_load(&client, node, args.clients, "clickhouse", false);
+    let load = spawn_load(&client, node, args.clients, "clickhouse", false);
     tokio::time::sleep(Duration::from_secs(args.load_seconds)).await;
     eprintln!("chaos: ClickHouse cut off under load");
     proxy.stop().await;
@@ -341,7 +412,7 @@ async fn clickhouse_outage(args: &ChaosArgs, clickhouse: &str, redis: &str) -> R
     proxy.resume().await;
     eprintln!("chaos: ClickHouse back");
     tokio::time::sleep(Duration::from_secs(args.load_seconds)).await;
-    let outcome = finish_load(stop, load).await?;
+    let outcome = finish_load(load).await?;
     let lost = missing(&client, node, &outcome.acknowledged).await?;
     stop_server(&mut server);
     proxy.stop().await;
@@ -382,23 +453,23 @@ async fn redis_wipe(args: &ChaosArgs, clickhouse: &str, redis: &str) -> Result<V
     let node = "chaos_redis";
     let proxy = TcpProxy::start(redis).await;
     let port = process::free_port()?;
-    let mut server = start_server(clickhouse, &proxy.url("redis"), DATABASE, port)?;
+    let mut server = start_server(clickhouse, &proxy.url("redis"), DATABASE, port, None)?;
     let client = Client::new(&format!("http://127.0.0.1:{port}"))?;
-    let (stop, load) = spawn_load(&client, node, args.clients, "redis", false);
+    let load = spawn_load(&client, node, args.clients, "redis", false);
     tokio::time::sleep(Duration::from_secs(args.load_seconds)).await;
-    let first = finish_load(stop, load).await?;
+    let first = finish_load(load).await?;
     let knowledge_base = knowledge_base(clickhouse, redis).await?;
     let kb = kb_of(node)?;
     let before = knowledge_base.redis().dump_kb(&kb).await?;
 
     eprintln!("chaos: Redis cut off and wiped under load");
     proxy.stop().await;
-    let (stop, load) = spawn_load(&client, node, args.clients, "redis_down", false);
+    let load = spawn_load(&client, node, args.clients, "redis_down", false);
     redis::cmd("FLUSHALL")
         .query_async::<()>(&mut knowledge_base.redis().connection())
         .await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let during = finish_load(stop, load).await?;
+    let during = finish_load(load).await?;
     proxy.resume().await;
     eprintln!("chaos: Redis back (empty)");
 
@@ -448,5 +519,131 @@ async fn redis_wipe(args: &ChaosArgs, clickhouse: &str, redis: &str) -> Result<V
         "restored_exactly": restored_exactly,
         "lost": lost,
         "consistent": restored_exactly && clean && recovered && during.acknowledged.is_empty(),
+    }))
+}
+
+/// The store a slow-store scenario hangs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SlowStore {
+    ClickHouse,
+    Redis,
+}
+
+impl SlowStore {
+    /// The scenario's name, also its load's label.
+    fn scenario(self) -> &'static str {
+        match self {
+            SlowStore::ClickHouse => "slow_clickhouse",
+            SlowStore::Redis => "slow_redis",
+        }
+    }
+}
+
+async fn slow_store(
+    args: &ChaosArgs,
+    store: SlowStore,
+    clickhouse: &str,
+    redis: &str,
+) -> Result<Value> {
+    let scenario = store.scenario();
+    let node = format!("chaos_{scenario}");
+    let (proxy, server_clickhouse, server_redis) = match store {
+        SlowStore::ClickHouse => {
+            let proxy = TcpProxy::start(clickhouse).await;
+            let url = proxy.url("http");
+            (proxy, url, redis.to_owned())
+        }
+        SlowStore::Redis => {
+            let proxy = TcpProxy::start(redis).await;
+            let url = proxy.url("redis");
+            (proxy, clickhouse.to_owned(), url)
+        }
+    };
+    let port = process::free_port()?;
+    let mut server = start_server(
+        &server_clickhouse,
+        &server_redis,
+        DATABASE,
+        port,
+        Some(SLOW_DEADLINE),
+    )?;
+    let client = Client::new(&format!("http://127.0.0.1:{port}"))?;
+    let load = spawn_load(&client, &node, args.clients, scenario, false);
+    tokio::time::sleep(Duration::from_secs(args.load_seconds)).await;
+
+    let rss_before = rss_mb(server.id());
+    let acknowledged_before = load.tally.acknowledged.load(Ordering::Relaxed);
+    let unavailable_before = load.tally.unavailable.load(Ordering::Relaxed);
+    eprintln!("chaos: {scenario}: the store hangs under load");
+    proxy.pause();
+    let paused = Instant::now();
+    let mut peak_rss_while_hung: Option<f64> = None;
+    while paused.elapsed() < SLOW_PAUSE {
+        if let Some(rss) = rss_mb(server.id()) {
+            peak_rss_while_hung = Some(peak_rss_while_hung.map_or(rss, |peak| peak.max(rss)));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let acknowledged_while_hung =
+        load.tally.acknowledged.load(Ordering::Relaxed) - acknowledged_before;
+    let unavailable_while_hung =
+        load.tally.unavailable.load(Ordering::Relaxed) - unavailable_before;
+    let acknowledged_at_resume = load.tally.acknowledged.load(Ordering::Relaxed);
+    proxy.resume().await;
+    eprintln!("chaos: {scenario}: the store answers again");
+    tokio::time::sleep(Duration::from_secs(args.load_seconds)).await;
+    let slowest_ms = load.tally.slowest_ms.load(Ordering::Relaxed);
+    let outcome = finish_load(load).await?;
+    let acknowledged_after_resume =
+        (outcome.acknowledged.len() as u64).saturating_sub(acknowledged_at_resume);
+    let lost = missing(&client, &node, &outcome.acknowledged).await?;
+    let rss_after = rss_mb(server.id());
+    stop_server(&mut server);
+    proxy.stop().await;
+
+    let knowledge_base = knowledge_base(clickhouse, redis).await?;
+    let kb = kb_of(&node)?;
+    let distinct: BTreeSet<&String> = outcome.acknowledged.iter().collect();
+    let (clean_at_first, consistent, orphans) = verify_or_repair(&knowledge_base, &kb).await?;
+    let stored = knowledge_base.clickhouse().count_patterns(&kb).await?;
+    knowledge_base.drop_database(&kb, true).await?;
+    ensure!(
+        outcome.other_errors.is_empty(),
+        "{scenario}: answers other than 503: {:?}",
+        outcome.other_errors
+    );
+    let within_deadline = u128::from(slowest_ms) <= (SLOW_DEADLINE + SLOW_SLACK).as_millis();
+    let load_held = within_deadline && acknowledged_after_resume > 0;
+    Ok(json!({
+        "name": scenario,
+        "clients": args.clients,
+        "faults": 1,
+        "hang_seconds": SLOW_PAUSE.as_secs(),
+        "deadline_ms": SLOW_DEADLINE.as_millis(),
+        "slack_ms": SLOW_SLACK.as_millis(),
+        // Every answer within deadline + slack, and learning went on after the hang.
+        "load_held": load_held,
+        "slowest_answer_ms": slowest_ms,
+        "unavailable_answers": outcome.unavailable,
+        "unavailable_while_hung": unavailable_while_hung,
+        "acknowledged_while_hung": acknowledged_while_hung,
+        "rss_mb_before_hang": rss_before,
+        "peak_rss_mb_while_hung": peak_rss_while_hung,
+        "rss_mb_after": rss_after,
+        "acknowledged": outcome.acknowledged.len(),
+        "acknowledged_after_resume": acknowledged_after_resume,
+        "lost": lost.len(),
+        "lost_names": lost.iter().take(10).collect::<Vec<_>>(),
+        "patterns_stored_after_repair": stored,
+        // Learns whose request answered 503 (at its deadline) but which went on and landed.
+        "unacknowledged_but_logged": stored.saturating_sub(distinct.len() as u64),
+        "duplicates_visible": distinct.len() != outcome.acknowledged.len(),
+        "clean_after_fault": clean_at_first,
+        "orphan_bodies_after_fault": orphans,
+        "consistent": consistent
+            && lost.is_empty()
+            && load_held
+            && unavailable_while_hung > 0
+            && stored >= distinct.len() as u64,
     }))
 }

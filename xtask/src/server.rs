@@ -25,12 +25,14 @@ pub(crate) fn build_server() -> Result<()> {
 }
 
 /// Starts the release kato-server on 127.0.0.1:`port` over the given stores (database
-/// `database`), dying with xtask, and waits until it listens.
+/// `database`), with the request deadline `request_timeout` (else the server's default), dying
+/// with xtask, and waits until it listens.
 pub(crate) fn start_server(
     clickhouse: &str,
     redis: &str,
     database: &str,
     port: u16,
+    request_timeout: Option<Duration>,
 ) -> Result<Child> {
     let mut command = Command::new(crate::workspace_root().join("target/release/kato-server"));
     command
@@ -40,6 +42,9 @@ pub(crate) fn start_server(
         .env("KATO_LISTEN", format!("127.0.0.1:{port}"))
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null());
+    if let Some(timeout) = request_timeout {
+        command.env("KATO_REQUEST_TIMEOUT_MS", timeout.as_millis().to_string());
+    }
     process::configure_lifetime(&mut command, process::Lifetime::Throwaway);
     let mut child = command.spawn().context("starting kato-server")?;
     let ready = process::wait_until(Duration::from_secs(60), || {
@@ -62,10 +67,19 @@ pub(crate) fn stop_server(server: &mut Child) {
 
 /// The server's peak resident memory in MiB, from `/proc/<pid>/status`.
 pub(crate) fn peak_rss_mb(pid: u32) -> Option<f64> {
+    memory_mb(pid, "VmHWM:")
+}
+
+/// The server's resident memory now in MiB, from `/proc/<pid>/status`.
+pub(crate) fn rss_mb(pid: u32) -> Option<f64> {
+    memory_mb(pid, "VmRSS:")
+}
+
+fn memory_mb(pid: u32, field: &str) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let kib: f64 = status
         .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))?
+        .find_map(|line| line.strip_prefix(field))?
         .split_whitespace()
         .next()?
         .parse()

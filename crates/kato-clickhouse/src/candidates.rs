@@ -179,7 +179,7 @@ impl ClickHouseStore {
                 CandidateFilter::SharesToken { tokens } => query.bind(tokens),
             };
         }
-        Ok(query.fetch_all::<CandidateBody>().await?)
+        self.bounded(query.fetch_all::<CandidateBody>()).await
     }
 }
 

@@ -4,6 +4,9 @@ pub enum ClickHouseError {
     /// ClickHouse was unreachable or rejected a query.
     #[error("clickhouse: {0}")]
     Client(#[from] clickhouse::error::Error),
+    /// ClickHouse did not answer a call in time (it hangs, or is far too slow).
+    #[error("no answer within {} ms", .0.as_millis())]
+    Timeout(std::time::Duration),
     /// A pattern name that is not 40 lowercase hex digits.
     #[error("invalid pattern name {0:?}: expected 40 lowercase hex digits")]
     InvalidPatternName(String),

@@ -9,6 +9,7 @@ mod error;
 pub mod group_commit;
 mod rows;
 pub mod schema;
+mod silence;
 mod topology;
 mod writer;
 
@@ -20,7 +21,7 @@ pub use group_commit::{
 };
 pub use rows::{LearnLogRow, LshBucketRow, NAME_BYTES, PatternRow, SymbolIndexRow, name_bytes};
 pub use topology::Topology;
-pub use writer::{ClickHouseStore, ClickHouseWriter, PatternWrite};
+pub use writer::{ClickHouseStore, ClickHouseWriter, DEFAULT_TIMEOUT, PatternWrite};
 
 /// Builds a client for the ClickHouse HTTP interface at `url` (e.g. `http://127.0.0.1:8123`,
 /// or `http://user:password@host:8123` with credentials, which are sent as ClickHouse's user

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clickhouse::Client;
 use clickhouse::sql::Identifier;
@@ -13,7 +13,12 @@ use crate::ClickHouseError;
 use crate::group_commit::{BatchSink, Finished, GroupCommit, GroupCommitConfig, GroupCommitError};
 use crate::rows::{LearnLogRow, LshBucketRow, PatternRow, SymbolIndexRow, name_bytes};
 use crate::schema;
+use crate::silence::Silence;
 use crate::topology::Topology;
+
+/// How long one call may wait for ClickHouse unless [`ClickHouseStore::with_timeout`] says
+/// otherwise: a hung server makes calls fail after it instead of holding them forever.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Every table that holds rows of a kb (each is partitioned by kb_id).
 const KB_TABLES: [&str; 4] = ["patterns_data", "symbol_index", "lsh_buckets", "learn_log"];
@@ -36,13 +41,16 @@ pub struct ClickHouseStore {
     database: String,
     topology: Topology,
     sequence: Arc<LearnSequence>,
+    timeout: Duration,
+    silence: Arc<Silence>,
 }
 
 impl ClickHouseStore {
     /// A store over `database` (which [`schema::ensure_schema`] has prepared).
     ///
     /// Inserts run with `async_insert=0`: an insert returns only once its rows are written and
-    /// visible (some builds, chdb among them, default to asynchronous inserts).
+    /// visible (some builds, chdb among them, default to asynchronous inserts). Every call
+    /// gives up after [`DEFAULT_TIMEOUT`].
     pub fn new(client: Client, database: &str) -> Result<Self, ClickHouseError> {
         schema::validate_database_name(database)?;
         let client = client
@@ -55,6 +63,8 @@ impl ClickHouseStore {
             database: database.to_owned(),
             topology: Topology::Single,
             sequence: Arc::new(LearnSequence::default()),
+            timeout: DEFAULT_TIMEOUT,
+            silence: Arc::new(Silence::new()),
         })
     }
 
@@ -86,6 +96,46 @@ impl ClickHouseStore {
             Some(cluster) => query.bind(Identifier(cluster)),
             None => query,
         }
+    }
+
+    /// The store with every call giving up after `timeout` ([`ClickHouseError::Timeout`]).
+    /// A call that gives up is abandoned: ClickHouse may still carry out an insert whose rows
+    /// it had received.
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// How long ClickHouse has left a call unanswered: the time since the first call made
+    /// after its last answer, or `None` when every call so far was answered. Grows while the
+    /// server hangs, however many calls time out meanwhile.
+    pub fn silent_for(&self) -> Option<Duration> {
+        self.silence.silent_for()
+    }
+
+    /// Runs one call to ClickHouse within the timeout, noting whether it was answered.
+    pub(crate) async fn bounded<T, E: Into<ClickHouseError>>(
+        &self,
+        call: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, ClickHouseError> {
+        self.silence.asked();
+        let outcome = match tokio::time::timeout(self.timeout, call).await {
+            Ok(outcome) => outcome.map_err(Into::into),
+            Err(_) => Err(ClickHouseError::Timeout(self.timeout)),
+        };
+        // An error ClickHouse sent is an answer; a timeout or a broken connection is not.
+        let unanswered = matches!(
+            outcome,
+            Err(ClickHouseError::Timeout(_)
+                | ClickHouseError::Client(
+                    clickhouse::error::Error::Network(_) | clickhouse::error::Error::TimedOut
+                ))
+        );
+        if !unanswered {
+            self.silence.answered();
+        }
+        outcome
     }
 
     /// The database this store writes to.
@@ -174,8 +224,11 @@ impl ClickHouseStore {
             }
             insert.end().await
         };
-        tokio::try_join!(patterns, symbols, bands)?;
-        log.await?;
+        self.bounded(async {
+            tokio::try_join!(patterns, symbols, bands)?;
+            log.await
+        })
+        .await?;
         Ok(seqs)
     }
 
@@ -183,38 +236,44 @@ impl ClickHouseStore {
     /// rows is fine).
     pub async fn delete_all_patterns(&self, kb: &KbId) -> Result<(), ClickHouseError> {
         for table in KB_TABLES {
-            self.alter(table, "DROP PARTITION ?")
-                .bind(kb.as_str())
-                .execute()
-                .await?;
+            self.bounded(
+                self.alter(table, "DROP PARTITION ?")
+                    .bind(kb.as_str())
+                    .execute(),
+            )
+            .await?;
         }
         Ok(())
     }
 
     /// Checks that ClickHouse answers a query.
     pub async fn ping(&self) -> Result<(), ClickHouseError> {
-        self.client.query("SELECT 1").fetch_one::<u8>().await?;
+        self.bounded(self.client.query("SELECT 1").fetch_one::<u8>())
+            .await?;
         Ok(())
     }
 
     /// Number of distinct patterns of `kb`.
     pub async fn count_patterns(&self, kb: &KbId) -> Result<u64, ClickHouseError> {
-        Ok(self
-            .client
-            .query("SELECT uniqExact(name) FROM patterns_data WHERE kb_id = ?")
-            .bind(kb.as_str())
-            .fetch_one::<u64>()
-            .await?)
+        self.bounded(
+            self.client
+                .query("SELECT uniqExact(name) FROM patterns_data WHERE kb_id = ?")
+                .bind(kb.as_str())
+                .fetch_one::<u64>(),
+        )
+        .await
     }
 
     /// Whether `kb` has a pattern with the bare name `name`.
     pub async fn pattern_exists(&self, kb: &KbId, name: &str) -> Result<bool, ClickHouseError> {
         let found = self
-            .client
-            .query("SELECT count() FROM patterns_data WHERE kb_id = ? AND name = ?")
-            .bind(kb.as_str())
-            .bind(name)
-            .fetch_one::<u64>()
+            .bounded(
+                self.client
+                    .query("SELECT count() FROM patterns_data WHERE kb_id = ? AND name = ?")
+                    .bind(kb.as_str())
+                    .bind(name)
+                    .fetch_one::<u64>(),
+            )
             .await?;
         Ok(found > 0)
     }
@@ -225,40 +284,43 @@ impl ClickHouseStore {
         kb: &KbId,
         name: &str,
     ) -> Result<Option<PatternRow>, ClickHouseError> {
-        Ok(self
-            .client
-            .query("SELECT ?fields FROM patterns_data WHERE kb_id = ? AND name = ? LIMIT 1")
-            .bind(kb.as_str())
-            .bind(name)
-            .fetch_optional::<PatternRow>()
-            .await?)
+        self.bounded(
+            self.client
+                .query("SELECT ?fields FROM patterns_data WHERE kb_id = ? AND name = ? LIMIT 1")
+                .bind(kb.as_str())
+                .bind(name)
+                .fetch_optional::<PatternRow>(),
+        )
+        .await
     }
 
     /// Every pattern body of `kb`, one per name, sorted by name.
     pub async fn pattern_bodies(&self, kb: &KbId) -> Result<Vec<PatternRow>, ClickHouseError> {
-        Ok(self
-            .client
+        self.bounded(
+            self.client
             .query(
                 "SELECT ?fields FROM patterns_data WHERE kb_id = ? ORDER BY name LIMIT 1 BY name",
             )
             .bind(kb.as_str())
-            .fetch_all::<PatternRow>()
-            .await?)
+            .fetch_all::<PatternRow>(),
+        )
+        .await
     }
 
     /// Names of `kb`'s pattern bodies that no learn-log row accounts for (left by a learn that
     /// failed or crashed between the body inserts and the log insert), sorted.
     pub async fn orphan_pattern_names(&self, kb: &KbId) -> Result<Vec<String>, ClickHouseError> {
-        Ok(self
-            .client
-            .query(
-                "SELECT DISTINCT name FROM patterns_data WHERE kb_id = ? \
+        self.bounded(
+            self.client
+                .query(
+                    "SELECT DISTINCT name FROM patterns_data WHERE kb_id = ? \
                  AND name NOT IN (SELECT name FROM learn_log WHERE kb_id = ?) ORDER BY name",
-            )
-            .bind(kb.as_str())
-            .bind(kb.as_str())
-            .fetch_all::<String>()
-            .await?)
+                )
+                .bind(kb.as_str())
+                .bind(kb.as_str())
+                .fetch_all::<String>(),
+        )
+        .await
     }
 
     /// Deletes the named patterns' bodies, index rows and LSH rows from `kb` (a synchronous
@@ -279,26 +341,29 @@ impl ClickHouseStore {
             // mutations_sync = 2: done on every replica before this answers.
             let rest =
                 format!("DELETE WHERE kb_id = ? AND has(?, {name}) SETTINGS mutations_sync = 2");
-            self.alter(table, &rest)
-                .bind(kb.as_str())
-                .bind(names)
-                .execute()
-                .await?;
+            self.bounded(
+                self.alter(table, &rest)
+                    .bind(kb.as_str())
+                    .bind(names)
+                    .execute(),
+            )
+            .await?;
         }
         Ok(())
     }
 
     /// The learn log of `kb` in commit order (duplicate rows collapse to one).
     pub async fn learn_log(&self, kb: &KbId) -> Result<Vec<LearnLogRow>, ClickHouseError> {
-        Ok(self
-            .client
-            .query(
-                "SELECT ?fields FROM learn_log FINAL WHERE kb_id = ? ORDER BY seq \
+        self.bounded(
+            self.client
+                .query(
+                    "SELECT ?fields FROM learn_log FINAL WHERE kb_id = ? ORDER BY seq \
                  SETTINGS do_not_merge_across_partitions_select_final = 1",
-            )
-            .bind(kb.as_str())
-            .fetch_all::<LearnLogRow>()
-            .await?)
+                )
+                .bind(kb.as_str())
+                .fetch_all::<LearnLogRow>(),
+        )
+        .await
     }
 }
 

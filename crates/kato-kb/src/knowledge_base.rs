@@ -4,10 +4,11 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use kato_clickhouse::{
-    BatchObserver, BatchSink, ClickHouseStore, GroupCommit, GroupCommitConfig, GroupCommitError,
-    Topology, schema,
+    BatchObserver, BatchSink, ClickHouseError, ClickHouseStore, GroupCommit, GroupCommitConfig,
+    GroupCommitError, Topology, schema,
 };
 use kato_core::{KbId, MinHashConfig, MinHasher, Pattern, PatternName};
 use kato_redis::{GlobalCounters, LearnOutcome, LeaseLock, RedisConfig, RedisWriter, SymbolStats};
@@ -38,6 +39,9 @@ pub struct KnowledgeBaseConfig {
     pub clickhouse_topology: Topology,
     /// Redis URL, e.g. `redis://127.0.0.1:6379`.
     pub redis_url: String,
+    /// How long one ClickHouse call may take before it fails (a hung server must not hold
+    /// learns and reads forever).
+    pub clickhouse_timeout: Duration,
     /// How concurrent learns are batched.
     pub group_commit: GroupCommitConfig,
     /// Redis timeouts and pipeline sizes.
@@ -56,6 +60,7 @@ impl KnowledgeBaseConfig {
             clickhouse_database: schema::DEFAULT_DATABASE.to_owned(),
             clickhouse_topology: Topology::Single,
             redis_url: redis_url.into(),
+            clickhouse_timeout: kato_clickhouse::DEFAULT_TIMEOUT,
             group_commit: GroupCommitConfig::default(),
             redis: RedisConfig::default(),
             minhash: MinHashConfig::default(),
@@ -171,16 +176,23 @@ impl KnowledgeBase {
             SCHEMA_LOCK_LEASE,
         )
         .await?;
-        let applied = schema::ensure_schema_on(
-            &client,
-            &config.clickhouse_database,
-            &config.clickhouse_topology,
+        // Bounded by the lease, not the per-call timeout: a migration that rebuilds a big
+        // table may take minutes, and past the lease another process may start it anyway.
+        let applied = tokio::time::timeout(
+            SCHEMA_LOCK_LEASE,
+            schema::ensure_schema_on(
+                &client,
+                &config.clickhouse_database,
+                &config.clickhouse_topology,
+            ),
         )
-        .await;
+        .await
+        .map_err(|_| ClickHouseError::Timeout(SCHEMA_LOCK_LEASE));
         lock.release().await?;
-        applied?;
+        applied??;
         let clickhouse = ClickHouseStore::new(client, &config.clickhouse_database)?
-            .with_topology(config.clickhouse_topology);
+            .with_topology(config.clickhouse_topology)
+            .with_timeout(config.clickhouse_timeout);
         let learner = GroupCommit::spawn_observed(
             LearnSink {
                 clickhouse: clickhouse.clone(),

@@ -6,6 +6,15 @@
 //! key and are handled here: `SCAN` (sent to the node serving the kb's slot) and a batch of
 //! single-key commands over many slots (pipelined on one server, sent one by one to a
 //! cluster).
+//!
+//! Every command also goes through a [`Silence`], which notes how long Redis has left kato
+//! waiting: the time since the first command sent after its last reply. A server that hangs
+//! keeps growing it (whatever the response timeout makes of each command); a busy but healthy
+//! one resets it with every reply. The server names the silent store in a deadline's 503.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionLike, ConnectionManager};
 use redis::cluster_async::ClusterConnection;
@@ -15,9 +24,15 @@ use redis::{Cmd, FromRedisValue, Pipeline, RedisFuture, Value};
 use crate::{RedisConfig, RedisError};
 
 /// A multiplexed, self-reconnecting connection to a standalone Redis or a Redis Cluster.
-/// Cheap to clone; clones share the connection.
+/// Cheap to clone; clones share the connection and its [`Silence`].
 #[derive(Clone)]
-pub enum RedisConnection {
+pub struct RedisConnection {
+    server: Server,
+    silence: Arc<Silence>,
+}
+
+#[derive(Clone)]
+enum Server {
     /// One Redis server.
     Standalone(ConnectionManager),
     /// A Redis Cluster, reached through its primaries.
@@ -26,10 +41,9 @@ pub enum RedisConnection {
 
 impl std::fmt::Debug for RedisConnection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Standalone(_) => "RedisConnection::Standalone",
-            Self::Cluster(_) => "RedisConnection::Cluster",
-        })
+        f.debug_struct("RedisConnection")
+            .field("cluster", &self.is_cluster())
+            .finish_non_exhaustive()
     }
 }
 
@@ -71,24 +85,38 @@ pub async fn connect(url: &str, config: &RedisConfig) -> Result<RedisConnection,
             .retries(2)
             .build()
             .map_err(invalid)?;
-        return Ok(RedisConnection::Cluster(
+        return Ok(RedisConnection::new(Server::Cluster(
             client.get_async_connection().await?,
-        ));
+        )));
     }
     let client = redis::Client::open(url).map_err(invalid)?;
     let manager_config = redis::aio::ConnectionManagerConfig::new()
         .set_connection_timeout(Some(config.connect_timeout))
         .set_response_timeout(Some(config.response_timeout))
         .set_number_of_retries(2);
-    Ok(RedisConnection::Standalone(
+    Ok(RedisConnection::new(Server::Standalone(
         ConnectionManager::new_with_config(client, manager_config).await?,
-    ))
+    )))
 }
 
 impl RedisConnection {
+    fn new(server: Server) -> Self {
+        Self {
+            server,
+            silence: Arc::new(Silence::new()),
+        }
+    }
+
     /// Whether this is a Redis Cluster.
     pub fn is_cluster(&self) -> bool {
-        matches!(self, Self::Cluster(_))
+        matches!(self.server, Server::Cluster(_))
+    }
+
+    /// How long Redis has left a command of this connection unanswered: the time since the
+    /// first command sent after its last reply, or `None` when every command so far was
+    /// answered.
+    pub fn silent_for(&self) -> Option<Duration> {
+        self.silence.silent_for()
     }
 
     /// One `SCAN` page of keys matching `pattern`, from the server holding `slot_key`'s slot
@@ -107,16 +135,18 @@ impl RedisConnection {
             .arg(pattern)
             .arg("COUNT")
             .arg(count);
-        let reply = match self {
-            Self::Standalone(connection) => scan.query_async(connection).await?,
-            Self::Cluster(connection) => {
+        let reply = match &mut self.server {
+            Server::Standalone(_) => scan.query_async(self).await?,
+            Server::Cluster(connection) => {
                 let route = Route::with_key(slot_key, SlotAddr::Master);
-                connection
+                self.silence.asked();
+                let reply = connection
                     .route_command(
                         scan,
                         RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(route)),
                     )
-                    .await?
+                    .await;
+                self.silence.noted(reply)?
             }
         };
         Ok(redis::from_redis_value(reply).map_err(redis::RedisError::from)?)
@@ -129,31 +159,30 @@ impl RedisConnection {
         &mut self,
         commands: Vec<Cmd>,
     ) -> Result<Vec<T>, RedisError> {
-        match self {
-            Self::Standalone(connection) => {
-                let mut pipe = redis::pipe();
-                for command in commands {
-                    pipe.add_command(command);
-                }
-                Ok(pipe.query_async(connection).await?)
+        if self.is_cluster() {
+            let mut replies = Vec::with_capacity(commands.len());
+            for command in commands {
+                replies.push(command.query_async(self).await?);
             }
-            Self::Cluster(connection) => {
-                let mut replies = Vec::with_capacity(commands.len());
-                for command in commands {
-                    replies.push(command.query_async(connection).await?);
-                }
-                Ok(replies)
-            }
+            return Ok(replies);
         }
+        let mut pipe = redis::pipe();
+        for command in commands {
+            pipe.add_command(command);
+        }
+        Ok(pipe.query_async(self).await?)
     }
 }
 
 impl ConnectionLike for RedisConnection {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        match self {
-            Self::Standalone(connection) => connection.req_packed_command(cmd),
-            Self::Cluster(connection) => connection.req_packed_command(cmd),
-        }
+        let Self { server, silence } = self;
+        silence.asked();
+        let reply = match server {
+            Server::Standalone(connection) => connection.req_packed_command(cmd),
+            Server::Cluster(connection) => connection.req_packed_command(cmd),
+        };
+        Box::pin(async move { silence.noted(reply.await) })
     }
 
     fn req_packed_commands<'a>(
@@ -162,23 +191,80 @@ impl ConnectionLike for RedisConnection {
         offset: usize,
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
-        match self {
-            Self::Standalone(connection) => connection.req_packed_commands(pipeline, offset, count),
-            Self::Cluster(connection) => connection.req_packed_commands(pipeline, offset, count),
-        }
+        let Self { server, silence } = self;
+        silence.asked();
+        let replies = match server {
+            Server::Standalone(connection) => {
+                connection.req_packed_commands(pipeline, offset, count)
+            }
+            Server::Cluster(connection) => connection.req_packed_commands(pipeline, offset, count),
+        };
+        Box::pin(async move { silence.noted(replies.await) })
     }
 
     fn get_db(&self) -> i64 {
-        match self {
-            Self::Standalone(connection) => connection.get_db(),
-            Self::Cluster(connection) => connection.get_db(),
+        match &self.server {
+            Server::Standalone(connection) => connection.get_db(),
+            Server::Cluster(connection) => connection.get_db(),
+        }
+    }
+}
+
+/// How long Redis has left kato waiting (see the module doc).
+#[derive(Debug)]
+struct Silence {
+    origin: Instant,
+    /// Nanoseconds from `origin` to the first unanswered command, plus one; 0 when every
+    /// command sent so far was answered.
+    since: AtomicU64,
+}
+
+impl Silence {
+    fn new() -> Self {
+        Self {
+            origin: Instant::now(),
+            since: AtomicU64::new(0),
+        }
+    }
+
+    fn asked(&self) {
+        let now = u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX - 1) + 1;
+        // Only the first command after a reply starts the silence.
+        let _ = self
+            .since
+            .compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
+    }
+
+    /// Ends the silence when `reply` came from Redis: an error reply is an answer, a timeout
+    /// or a broken connection is not.
+    fn noted<T>(&self, reply: redis::RedisResult<T>) -> redis::RedisResult<T> {
+        let answered = match &reply {
+            Ok(_) => true,
+            Err(error) => {
+                !(error.is_timeout() || error.is_io_error() || error.is_connection_dropped())
+            }
+        };
+        if answered {
+            self.since.store(0, Ordering::Relaxed);
+        }
+        reply
+    }
+
+    fn silent_for(&self) -> Option<Duration> {
+        match self.since.load(Ordering::Relaxed) {
+            0 => None,
+            since => Some(
+                self.origin
+                    .elapsed()
+                    .saturating_sub(Duration::from_nanos(since - 1)),
+            ),
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::without_password;
+    use super::*;
 
     #[test]
     fn passwords_never_reach_messages() {
@@ -191,5 +277,21 @@ mod tests {
             without_password("redis://:a@h1:7000,redis://h2:7001,redis://u:b@h3:7002"),
             "redis://:***@h1:7000,redis://h2:7001,redis://u:***@h3:7002"
         );
+    }
+
+    #[test]
+    fn silence_starts_at_the_first_unanswered_command_and_ends_at_a_reply() {
+        let silence = Silence::new();
+        assert_eq!(silence.silent_for(), None);
+        silence.asked();
+        std::thread::sleep(Duration::from_millis(20));
+        silence.asked();
+        let first = silence.silent_for().unwrap();
+        assert!(first >= Duration::from_millis(20), "{first:?}");
+        let timeout = redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::TimedOut));
+        let _ = silence.noted::<()>(Err(timeout));
+        assert!(silence.silent_for().is_some(), "a timeout is no answer");
+        let _ = silence.noted(Ok(()));
+        assert_eq!(silence.silent_for(), None);
     }
 }

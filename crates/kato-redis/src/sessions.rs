@@ -157,6 +157,12 @@ impl SessionStore {
         }
     }
 
+    /// How long Redis has left a command of this store unanswered: the time since the first
+    /// command sent after its last reply, or `None` when every command so far was answered.
+    pub fn silent_for(&self) -> Option<Duration> {
+        self.connection.silent_for()
+    }
+
     fn session_key(&self, id: &str) -> String {
         format!("{}:session:{{{id}}}", self.config.key_prefix)
     }

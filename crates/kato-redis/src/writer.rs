@@ -138,6 +138,12 @@ impl RedisWriter {
         self.connection.clone()
     }
 
+    /// How long Redis has left a command of this writer unanswered: the time since the first
+    /// command sent after its last reply, or `None` when every command so far was answered.
+    pub fn silent_for(&self) -> Option<Duration> {
+        self.connection.silent_for()
+    }
+
     /// Applies one learn atomically.
     pub async fn apply_learn(&self, update: &LearnUpdate) -> Result<LearnOutcome, RedisError> {
         let outcomes = self.apply_learns(std::slice::from_ref(update)).await?;

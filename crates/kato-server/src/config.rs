@@ -2,6 +2,7 @@
 //! where it has one), checked before anything starts.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use clap::Parser;
 use clap::builder::BoolishValueParser;
@@ -101,6 +102,24 @@ pub struct ServerArgs {
         default_value_t = 256
     )]
     pub max_node_id_bytes: usize,
+    /// How long a request may take, in milliseconds; one still running then answers 503.
+    /// ClickHouse calls give up after twice this time.
+    #[arg(
+        long,
+        env = "KATO_REQUEST_TIMEOUT_MS",
+        value_name = "KATO_REQUEST_TIMEOUT_MS",
+        default_value_t = 10_000
+    )]
+    pub request_timeout_ms: u64,
+    /// Most session changes (observe, learn, ...) running at once, counting those that go on
+    /// after their request answered at the deadline; one more answers 503 at once.
+    #[arg(
+        long,
+        env = "KATO_MAX_IN_FLIGHT",
+        value_name = "KATO_MAX_IN_FLIGHT",
+        default_value_t = 256
+    )]
+    pub max_in_flight: u32,
     /// Default auto-learn threshold in events (0 = off).
     #[arg(
         long,
@@ -183,7 +202,8 @@ pub struct ServerArgs {
     pub rank_sort_algo: String,
 }
 
-/// What one request may carry; each limit answers 413 (the body) or 422 naming its variable.
+/// What one request may carry and take; each limit answers 413 (the body), 422 or 503 (time
+/// and work) naming its variable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// `KATO_MAX_BODY_BYTES`.
@@ -196,6 +216,10 @@ pub struct Limits {
     pub max_symbol_bytes: usize,
     /// `KATO_MAX_NODE_ID_BYTES`.
     pub max_node_id_bytes: usize,
+    /// `KATO_REQUEST_TIMEOUT_MS`.
+    pub request_timeout: Duration,
+    /// `KATO_MAX_IN_FLIGHT`.
+    pub max_in_flight: u32,
 }
 
 impl Limits {
@@ -304,11 +328,19 @@ impl ServerArgs {
     /// The request limits; each must be at least 1 (the error names the variable).
     pub fn limits(&self) -> Result<Limits, String> {
         for (variable, value) in [
-            ("KATO_MAX_BODY_BYTES", self.max_body_bytes),
-            ("KATO_MAX_ITEMS_PER_REQUEST", self.max_items_per_request),
-            ("KATO_MAX_SYMBOLS_PER_EVENT", self.max_symbols_per_event),
-            ("KATO_MAX_SYMBOL_BYTES", self.max_symbol_bytes),
-            ("KATO_MAX_NODE_ID_BYTES", self.max_node_id_bytes),
+            ("KATO_MAX_BODY_BYTES", self.max_body_bytes as u64),
+            (
+                "KATO_MAX_ITEMS_PER_REQUEST",
+                self.max_items_per_request as u64,
+            ),
+            (
+                "KATO_MAX_SYMBOLS_PER_EVENT",
+                self.max_symbols_per_event as u64,
+            ),
+            ("KATO_MAX_SYMBOL_BYTES", self.max_symbol_bytes as u64),
+            ("KATO_MAX_NODE_ID_BYTES", self.max_node_id_bytes as u64),
+            ("KATO_REQUEST_TIMEOUT_MS", self.request_timeout_ms),
+            ("KATO_MAX_IN_FLIGHT", u64::from(self.max_in_flight)),
         ] {
             if value == 0 {
                 return Err(format!("invalid {variable}: must be at least 1"));
@@ -320,6 +352,8 @@ impl ServerArgs {
             max_symbols_per_event: self.max_symbols_per_event,
             max_symbol_bytes: self.max_symbol_bytes,
             max_node_id_bytes: self.max_node_id_bytes,
+            request_timeout: Duration::from_millis(self.request_timeout_ms),
+            max_in_flight: self.max_in_flight,
         })
     }
 
@@ -355,5 +389,30 @@ impl ServerArgs {
             other => other.to_string(),
         })?;
         Ok(defaults)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deadline_or_in_flight_limit_of_zero_or_no_number_is_refused_by_name() {
+        for (flag, variable) in [
+            ("--request-timeout-ms", "KATO_REQUEST_TIMEOUT_MS"),
+            ("--max-in-flight", "KATO_MAX_IN_FLIGHT"),
+        ] {
+            let zero = ServerArgs::try_parse_from(["kato-server", flag, "0"]).unwrap();
+            let refused = zero.limits().unwrap_err();
+            assert!(refused.contains(variable), "{refused}");
+            let garbled = ServerArgs::try_parse_from(["kato-server", flag, "soon"]).unwrap_err();
+            assert!(garbled.to_string().contains(variable), "{garbled}");
+        }
+        let limits = ServerArgs::try_parse_from(["kato-server"])
+            .unwrap()
+            .limits()
+            .unwrap();
+        assert_eq!(limits.request_timeout, Duration::from_secs(10));
+        assert_eq!(limits.max_in_flight, 256);
     }
 }

@@ -4,9 +4,11 @@
 //! `{"detail": ...}`, request validation is 422 with a `detail` list whose `loc` names the
 //! field, and an unknown or expired session is the session middleware's
 //! `{"error": {"code": "SESSION_NOT_FOUND", ...}}`. A store failure is 503 with a `detail`
-//! that names the store; nothing answers 500 with a bare text.
+//! that names the store, and so is a request past its deadline (naming the store when one had
+//! stopped answering); nothing answers 500 with a bare text.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -91,6 +93,29 @@ pub enum ApiError {
     /// The server is shutting down and did not finish the request (503).
     #[error("the server is shutting down")]
     ShuttingDown,
+    /// The request did not finish within `KATO_REQUEST_TIMEOUT_MS` (503). A session change
+    /// goes on in its own task and may still take effect.
+    #[error(
+        "request deadline of {} ms (KATO_REQUEST_TIMEOUT_MS) exceeded{}",
+        .deadline.as_millis(),
+        stalled_text(.stalled)
+    )]
+    DeadlineExceeded {
+        /// The deadline.
+        deadline: Duration,
+        /// The store that had left a call unanswered for at least half the deadline, and for
+        /// how long, when one had.
+        stalled: Option<(Store, Duration)>,
+    },
+    /// `KATO_MAX_IN_FLIGHT` session changes are running already (503, at once).
+    #[error(
+        "{limit} session changes are running already, the most this server runs at once \
+         (KATO_MAX_IN_FLIGHT): retry later"
+    )]
+    Overloaded {
+        /// `KATO_MAX_IN_FLIGHT`.
+        limit: u32,
+    },
     /// A start-up setting is invalid; the message names the variable (start-up only).
     #[error("{0}")]
     InvalidSetting(String),
@@ -131,12 +156,23 @@ impl ApiError {
     /// The store behind a failure, if a store failed.
     pub fn failed_store(&self) -> Option<Store> {
         match self {
+            ApiError::DeadlineExceeded { stalled, .. } => stalled.map(|(store, _)| store),
             ApiError::Kb(error) if error.kind() == ErrorKind::Unavailable => Some(kb_store(error)),
             ApiError::Redis(RedisError::SessionBusy { .. }) => None,
             ApiError::Redis(_) => Some(Store::Redis),
             _ => None,
         }
     }
+}
+
+fn stalled_text(stalled: &Option<(Store, Duration)>) -> String {
+    stalled.map_or_else(String::new, |(store, silent)| {
+        format!(
+            ": {} has not answered for {} ms",
+            store.name(),
+            silent.as_millis()
+        )
+    })
 }
 
 fn kb_store(error: &KbError) -> Store {
@@ -192,7 +228,13 @@ impl IntoResponse for ApiError {
                 );
                 response
             }
-            error @ ApiError::ShuttingDown => {
+            error @ ApiError::DeadlineExceeded { .. } => {
+                // With no store to blame (that case is a store failure above) the request was
+                // slow for another reason: a long prediction, a starved machine.
+                tracing::warn!(%error, "request deadline exceeded");
+                detail(StatusCode::SERVICE_UNAVAILABLE, error.to_string())
+            }
+            error @ (ApiError::ShuttingDown | ApiError::Overloaded { .. }) => {
                 detail(StatusCode::SERVICE_UNAVAILABLE, error.to_string())
             }
             error @ ApiError::Redis(RedisError::SessionBusy { .. }) => {

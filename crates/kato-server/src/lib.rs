@@ -42,7 +42,7 @@ pub use error::ApiError;
 pub use state::{AppState, ServerSettings};
 
 /// The API: every route of the reference's session API, `/openapi.json` and `/docs`, with
-/// the trace-id, telemetry and session middleware.
+/// the trace-id, token, deadline, session and telemetry middleware.
 pub fn router(state: AppState) -> Router {
     let max_body_bytes = state.settings().limits.max_body_bytes;
     let (api, _) = routes::api();
@@ -55,6 +55,11 @@ pub fn router(state: AppState) -> Router {
     .layer(axum::middleware::from_fn_with_state(
         state.clone(),
         middleware::session_guard,
+    ))
+    // Outside the session guard: its Redis check is part of the request's time.
+    .layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        middleware::deadline,
     ))
     .layer(axum::middleware::from_fn_with_state(
         state.clone(),
@@ -95,7 +100,8 @@ pub fn admin_router(state: AppState) -> Router {
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, then stops accepting and waits for
-/// the requests in flight (their learns are committed before they answer).
+/// the requests in flight (their learns are committed before they answer; session changes
+/// that outlived their request's deadline are awaited by [`AppState::finish_in_flight`]).
 pub async fn serve(
     listener: TcpListener,
     app: Router,

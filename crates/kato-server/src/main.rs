@@ -65,8 +65,14 @@ async fn run(args: ServerArgs) -> anyhow::Result<()> {
             }
         });
     }
-    kato_server::serve(listener, kato_server::router(state), shutdown_signal()).await?;
-    tracing::info!("kato-server stopped: every request in flight was answered");
+    kato_server::serve(
+        listener,
+        kato_server::router(state.clone()),
+        shutdown_signal(),
+    )
+    .await?;
+    state.finish_in_flight().await;
+    tracing::info!("kato-server stopped: every request answered, every session change finished");
     Ok(())
 }
 

@@ -1,4 +1,5 @@
-//! Cross-cutting request handling, outermost first: trace id, telemetry, the session guard.
+//! Cross-cutting request handling, outermost first: trace id, bearer token, deadline, the
+//! session guard, telemetry.
 
 use std::time::Instant;
 
@@ -60,6 +61,54 @@ pub(crate) async fn telemetry(
     }
     tracing::debug!(status, elapsed_ms = elapsed * 1e3, "request done");
     response
+}
+
+/// Answers 503 for a request still running after `KATO_REQUEST_TIMEOUT_MS`, so requests
+/// waiting on a store that hangs do not pile up. The request's future is dropped: a read
+/// stops there; a session change goes on in its own task (`to_completion`). The detail names
+/// the store that has left a call unanswered for at least half the deadline, when one has.
+/// These answers are counted under the route `deadline` (the route's own telemetry was
+/// dropped with it).
+pub(crate) async fn deadline(
+    State(app): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let deadline = app.settings().limits.request_timeout;
+    let started = Instant::now();
+    let method = request.method().to_string();
+    match tokio::time::timeout(deadline, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            let error = ApiError::DeadlineExceeded {
+                deadline,
+                stalled: app.stalled_store(deadline / 2),
+            };
+            let response = error.into_response();
+            observe_unrouted(&app, &method, "deadline", started, &response);
+            response
+        }
+    }
+}
+
+/// Counts an answer given outside the routes (whose telemetry layer did not see it).
+fn observe_unrouted(
+    app: &AppState,
+    method: &str,
+    route: &str,
+    started: Instant,
+    response: &Response,
+) {
+    let telemetry = app.telemetry();
+    telemetry.observe_request(
+        method,
+        route,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    if let Some(StoreFailure(store)) = response.extensions().get::<StoreFailure>() {
+        telemetry.observe_store_error(*store);
+    }
 }
 
 /// With `KATO_API_TOKEN` set, every request but `GET /health` must carry
@@ -136,16 +185,7 @@ pub(crate) async fn session_guard(
     };
     if let Some(error) = refused {
         let response = error.into_response();
-        let telemetry = app.telemetry();
-        telemetry.observe_request(
-            &method,
-            "session_guard",
-            response.status().as_u16(),
-            started.elapsed().as_secs_f64(),
-        );
-        if let Some(StoreFailure(store)) = response.extensions().get::<StoreFailure>() {
-            telemetry.observe_store_error(*store);
-        }
+        observe_unrouted(&app, &method, "session_guard", started, &response);
         return response;
     }
     let mut response = next.run(request).await;

@@ -9,6 +9,7 @@ use kato_kb::SessionConfig;
 use kato_redis::{SaveOutcome, SessionLock};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use tokio::sync::OwnedSemaphorePermit;
 
 use crate::error::ApiError;
 use crate::memory::PredictionSource;
@@ -209,15 +210,36 @@ impl LockedSession {
     }
 }
 
-/// Runs a change of session state to the end even if the client goes away: a dropped
-/// request would otherwise stop between a learn and the save that records it.
+/// Runs a change of session state to the end even if the client goes away or the request
+/// answers at its deadline: a dropped request would otherwise stop between a learn and the
+/// save that records it. The change holds its permit ([`AppState::admit`]) until it ends,
+/// so changes left running by a hung store cannot pile up.
 pub(crate) async fn to_completion<T: Send + 'static>(
+    permit: OwnedSemaphorePermit,
     work: impl Future<Output = Result<T, ApiError>> + Send + 'static,
 ) -> Result<T, ApiError> {
-    match tokio::spawn(work).await {
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    let task = tokio::spawn(async move {
+        let outcome = work.await;
+        drop(permit);
+        if let Err(outcome) = answer.send(outcome) {
+            // Nobody waits any more: the request answered at its deadline, or its client
+            // went away.
+            match outcome {
+                Ok(_) => tracing::info!("a session change finished after its request answered"),
+                Err(error) => {
+                    tracing::warn!(%error, "a session change failed after its request answered");
+                }
+            }
+        }
+    });
+    match answered.await {
         Ok(outcome) => outcome,
-        Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
-        Err(_) => Err(ApiError::ShuttingDown),
+        // The task ended without answering: it panicked, or the runtime is shutting down.
+        Err(_) => match task.await {
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            _ => Err(ApiError::ShuttingDown),
+        },
     }
 }
 

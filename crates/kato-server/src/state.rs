@@ -2,14 +2,15 @@
 //! telemetry.
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use kato_clickhouse::BatchObserver;
 use kato_kb::{KnowledgeBase, KnowledgeBaseConfig, SessionConfig};
 use kato_redis::{RedisConfig, SessionStore, SessionStoreConfig};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::{ApiToken, Limits, ServerArgs};
-use crate::error::ApiError;
+use crate::error::{ApiError, Store};
 use crate::node::kb_id_for_node;
 use crate::telemetry::Telemetry;
 
@@ -41,6 +42,8 @@ struct Inner {
     kb: KnowledgeBase,
     sessions: SessionStore,
     settings: ServerSettings,
+    /// One permit per session change running (`KATO_MAX_IN_FLIGHT`).
+    in_flight: Arc<Semaphore>,
     telemetry: Arc<Telemetry>,
     started: Instant,
     started_at: SystemTime,
@@ -62,13 +65,21 @@ impl AppState {
         config
             .clickhouse_database
             .clone_from(&args.clickhouse_database);
+        // A hung ClickHouse must not hold the work requests leave behind forever. Twice the
+        // deadline: a request waiting on one call answers at its deadline first (with the
+        // deadline's message), and a batch that was only slow still gets to commit.
+        config.clickhouse_timeout = limits.request_timeout * 2;
         let observed = Arc::clone(&telemetry);
         config.learn_batch_observer = Some(BatchObserver::new(move |size| {
             observed.observe_learn_batch(size);
         }));
         let kb = KnowledgeBase::connect(config).await?;
         let connection = kato_redis::connect(&args.redis_url, &RedisConfig::default()).await?;
-        let sessions = SessionStore::new(connection, SessionStoreConfig::default());
+        let mut session_config = SessionStoreConfig::default();
+        // A writer waiting for a busy session gives up (409) well within the deadline, leaving
+        // it the other half for its own work.
+        session_config.wait = session_config.wait.min(limits.request_timeout / 2);
+        let sessions = SessionStore::new(connection, session_config);
         Ok(Self {
             inner: Arc::new(Inner {
                 kb,
@@ -81,6 +92,7 @@ impl AppState {
                     redis_url_public: without_credentials(&args.redis_url),
                     api_token: args.api_token.clone(),
                 },
+                in_flight: Arc::new(Semaphore::new(limits.max_in_flight as usize)),
                 telemetry,
                 started: Instant::now(),
                 started_at: SystemTime::now(),
@@ -101,6 +113,42 @@ impl AppState {
     /// The settings.
     pub fn settings(&self) -> &ServerSettings {
         &self.inner.settings
+    }
+
+    /// A permit for one session change, held until the change is done (even past its
+    /// request's deadline); 503 at once when `KATO_MAX_IN_FLIGHT` are running.
+    pub(crate) fn admit(&self) -> Result<OwnedSemaphorePermit, ApiError> {
+        Arc::clone(&self.inner.in_flight)
+            .try_acquire_owned()
+            .map_err(|_| ApiError::Overloaded {
+                limit: self.inner.settings.limits.max_in_flight,
+            })
+    }
+
+    /// Waits until every session change has finished, those whose request already answered
+    /// at its deadline included (each ends within the store timeouts).
+    pub async fn finish_in_flight(&self) {
+        let all = self.inner.settings.limits.max_in_flight;
+        // The semaphore is never closed, so this only waits.
+        let _ = self.inner.in_flight.acquire_many(all).await;
+    }
+
+    /// The store that has left a call unanswered for the longest time, if that is at least
+    /// `at_least`, with how long.
+    pub(crate) fn stalled_store(&self, at_least: Duration) -> Option<(Store, Duration)> {
+        let redis = self
+            .kb()
+            .redis()
+            .silent_for()
+            .max(self.sessions().silent_for());
+        [
+            (Store::ClickHouse, self.kb().clickhouse().silent_for()),
+            (Store::Redis, redis),
+        ]
+        .into_iter()
+        .filter_map(|(store, silent)| Some((store, silent?)))
+        .filter(|(_, silent)| *silent >= at_least)
+        .max_by_key(|(_, silent)| *silent)
     }
 
     pub(crate) fn telemetry(&self) -> &Telemetry {

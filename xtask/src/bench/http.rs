@@ -59,7 +59,7 @@ pub(crate) fn run(args: &HttpArgs) -> Result<i32> {
         None => services::with_throwaway("bench", |urls| {
             build_server()?;
             let port = process::free_port()?;
-            let mut server = start_server(&urls.clickhouse, &urls.redis, "kato_bench", port)?;
+            let mut server = start_server(&urls.clickhouse, &urls.redis, "kato_bench", port, None)?;
             let url = format!("http://127.0.0.1:{port}");
             let report = drive(args, &url, Some(server.id()));
             stop_server(&mut server);

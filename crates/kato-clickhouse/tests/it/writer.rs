@@ -327,6 +327,47 @@ async fn a_write_fails_while_clickhouse_is_unreachable_and_recovers_after() {
     drop_database(&direct).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_clickhouse_times_out_and_the_store_says_how_long_it_has_been_silent() {
+    let Some(url) = kato_test_support::clickhouse_url(
+        "a_hung_clickhouse_times_out_and_the_store_says_how_long_it_has_been_silent",
+    ) else {
+        return;
+    };
+    let database = kato_test_support::unique_kb_id("db");
+    schema::ensure_schema(&kato_clickhouse::connect(&url), &database)
+        .await
+        .unwrap();
+    let proxy = TcpProxy::start(&url).await;
+    let timeout = Duration::from_millis(300);
+    let store = ClickHouseStore::new(kato_clickhouse::connect(&proxy.url("http")), &database)
+        .unwrap()
+        .with_timeout(timeout);
+    let kb = kb("hung");
+    store.ping().await.expect("ping while it answers");
+    assert_eq!(store.silent_for(), None);
+
+    proxy.pause();
+    let started = std::time::Instant::now();
+    let failed = store
+        .insert_batch(&[write(&kb, "during", &[&["a"], &["b"]])])
+        .await;
+    assert!(
+        matches!(failed, Err(kato_clickhouse::ClickHouseError::Timeout(t)) if t == timeout),
+        "{failed:?}"
+    );
+    assert!(started.elapsed() < timeout * 3, "{:?}", started.elapsed());
+    assert!(store.count_patterns(&kb).await.is_err());
+    let silent = store.silent_for().expect("silent since the insert");
+    assert!(silent >= timeout * 2, "{silent:?}");
+
+    proxy.resume().await;
+    store.ping().await.expect("ping once it answers again");
+    assert_eq!(store.silent_for(), None);
+    let direct = ClickHouseStore::new(kato_clickhouse::connect(&url), &database).unwrap();
+    drop_database(&direct).await;
+}
+
 #[tokio::test]
 async fn a_bad_pattern_name_fails_alone() {
     let Some(store) = store("a_bad_pattern_name_fails_alone").await else {

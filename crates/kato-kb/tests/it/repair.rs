@@ -102,11 +102,7 @@ async fn a_learn_that_fails_at_redis_is_found_by_verify_and_repaired_by_rehydrat
     ) else {
         return;
     };
-    if kato_test_support::is_redis_cluster(&redis) {
-        eprintln!(
-            "SKIPPED {test_name} on a Redis Cluster: a proxy cannot cut one; \
-             the standalone run covers it"
-        );
+    if kato_test_support::skips_redis_proxy_on_cluster(test_name, &redis) {
         return;
     }
     // Redis reached through a proxy we can cut: a real Redis outage, for this test only.

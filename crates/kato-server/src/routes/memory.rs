@@ -38,7 +38,7 @@ pub(crate) async fn observe(
     app.settings()
         .limits
         .check_event(vec!["body".into(), "strings".into()], &data.strings)?;
-    to_completion(async move {
+    to_completion(app.admit()?, async move {
         let mut locked = LockedSession::acquire(&app, &id).await?;
         let outcome = memory::observe(&app, &mut locked.state, data).await;
         let (session, observed) = locked.finish(&app, outcome).await?;
@@ -84,7 +84,7 @@ pub(crate) async fn observe_sequence(
             &observation.strings,
         )?;
     }
-    to_completion(async move {
+    to_completion(app.admit()?, async move {
         let mut locked = LockedSession::acquire(&app, &id).await?;
         let initial_stm_length = locked.state.stm.len();
         let isolated = request.clear_stm_between.0;
@@ -183,7 +183,7 @@ pub(crate) async fn learn_sequences(
             )?;
         }
     }
-    to_completion(async move {
+    to_completion(app.admit()?, async move {
         let (session, _) = read_session(&app, &id).await?;
         let names = memory::learn_sequences(&app, &session, request.sequences).await?;
         Ok(Json(json!({
@@ -224,7 +224,7 @@ pub(crate) async fn learn(
     State(app): State<AppState>,
     ValidPath(id): ValidPath<String>,
 ) -> Result<Json<Value>, ApiError> {
-    to_completion(async move {
+    to_completion(app.admit()?, async move {
         let mut locked = LockedSession::acquire(&app, &id).await?;
         let outcome = if locked.state.stm.is_empty() {
             Err(ApiError::BadRequest(
@@ -253,7 +253,7 @@ pub(crate) async fn clear_stm(
     State(app): State<AppState>,
     ValidPath(id): ValidPath<String>,
 ) -> Result<Json<Value>, ApiError> {
-    to_completion(async move {
+    to_completion(app.admit()?, async move {
         let mut locked = LockedSession::acquire(&app, &id).await?;
         locked.state.clear_stm();
         locked.save(&app).await?;
@@ -275,7 +275,7 @@ pub(crate) async fn clear_all(
     State(app): State<AppState>,
     ValidPath(id): ValidPath<String>,
 ) -> Result<Json<Value>, ApiError> {
-    to_completion(async move {
+    to_completion(app.admit()?, async move {
         let mut locked = LockedSession::acquire(&app, &id).await?;
         let kb_id = locked.state.kb_id.clone();
         let outcome = app.kb().clear_all(&kb_id).await.map_err(ApiError::from);

@@ -19,7 +19,13 @@ use crate::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "kato", description = "The KATO-compatible pattern learning and prediction API"),
+    info(
+        title = "kato",
+        description = "The KATO-compatible pattern learning and prediction API. Any request \
+            still running after KATO_REQUEST_TIMEOUT_MS answers 503 (a session change it made \
+            may still take effect), and so does a session change while KATO_MAX_IN_FLIGHT \
+            others run."
+    ),
     tags(
         (name = "system", description = "Service status and metrics"),
         (name = "sessions", description = "Session lifecycle and configuration"),

@@ -205,7 +205,7 @@ pub(crate) async fn update_config(
     ValidPath(id): ValidPath<String>,
     ValidJson(body): ValidJson<Map<String, Value>>,
 ) -> Result<Json<Value>, ApiError> {
-    to_completion(async move {
+    to_completion(app.admit()?, async move {
         let changes = match body.get("config") {
             Some(Value::Object(inner)) => inner.clone(),
             _ => body,

@@ -1,7 +1,7 @@
 //! Service-level routes: root, health, status, the reference's JSON metrics, the OpenAPI
 //! document and its docs page.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use axum::Json;
 use axum::extract::State;
@@ -32,21 +32,23 @@ pub(crate) async fn root(State(app): State<AppState>) -> Json<Value> {
     }))
 }
 
-/// Store reachability. Always 200; `status` is `unhealthy` and `issues` names the store when
-/// one does not answer.
+/// Store reachability. Always 200 (within the request deadline); `status` is `unhealthy`
+/// and `issues` names the store when one does not answer, or not within half the deadline.
 #[utoipa::path(get, path = "/health", tag = "system",
     responses((status = 200, description = "`{status, processor_status, service_name, uptime_seconds, issues, metrics_collected, last_collection, active_sessions, timestamp}`")))]
 pub(crate) async fn health(State(app): State<AppState>) -> Json<Value> {
-    let (clickhouse, redis) = tokio::join!(app.kb().clickhouse().ping(), app.kb().redis().ping());
-    let mut issues = Vec::new();
-    if let Err(error) = clickhouse {
-        issues.push(format!("clickhouse unreachable: {error}"));
-    }
-    if let Err(error) = redis {
-        issues.push(format!("redis unreachable: {error}"));
-    }
+    // Both pings run at once and the session count after them: half the deadline each.
+    let patience = app.settings().limits.request_timeout / 2;
+    let (clickhouse, redis) = tokio::join!(
+        issue("clickhouse", patience, app.kb().clickhouse().ping()),
+        issue("redis", patience, app.kb().redis().ping()),
+    );
+    let issues: Vec<String> = clickhouse.into_iter().chain(redis).collect();
     let active_sessions = if issues.is_empty() {
-        app.sessions().count().await.ok()
+        tokio::time::timeout(patience, app.sessions().count())
+            .await
+            .ok()
+            .and_then(Result::ok)
     } else {
         None
     };
@@ -66,6 +68,22 @@ pub(crate) async fn health(State(app): State<AppState>) -> Json<Value> {
         "active_sessions": active_sessions,
         "timestamp": iso_utc(SystemTime::now()),
     }))
+}
+
+/// What is wrong with `store` when `ping` fails or takes longer than `patience`.
+async fn issue<E: std::fmt::Display>(
+    store: &str,
+    patience: Duration,
+    ping: impl Future<Output = Result<(), E>>,
+) -> Option<String> {
+    match tokio::time::timeout(patience, ping).await {
+        Ok(Ok(())) => None,
+        Ok(Err(error)) => Some(format!("{store} unreachable: {error}")),
+        Err(_) => Some(format!(
+            "{store} did not answer within {} ms",
+            patience.as_millis()
+        )),
+    }
 }
 
 /// Sessions and configuration of this instance. Nodes need no per-process processors here
