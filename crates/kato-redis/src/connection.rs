@@ -47,9 +47,9 @@ impl std::fmt::Debug for RedisConnection {
     }
 }
 
-/// `url` with any password replaced by `***`, for messages; a list of cluster nodes is masked
-/// node by node.
-pub(crate) fn without_password(url: &str) -> String {
+/// `url` with any password replaced by `***`, for messages and status pages; a list of cluster
+/// nodes is masked node by node.
+pub fn without_password(url: &str) -> String {
     url.split(',')
         .map(|node| match (node.find("://"), node.rfind('@')) {
             (Some(scheme_end), Some(at)) if at > scheme_end => {

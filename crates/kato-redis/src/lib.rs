@@ -22,7 +22,7 @@ mod lease;
 mod sessions;
 mod writer;
 
-pub use connection::{RedisConnection, connect};
+pub use connection::{RedisConnection, connect, without_password};
 pub use error::RedisError;
 pub use lease::LeaseLock;
 pub use sessions::{SaveOutcome, SessionLock, SessionStore, SessionStoreConfig, StoredSession};

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use clap::builder::BoolishValueParser;
+use kato_clickhouse::Topology;
 use kato_kb::{KbError, SessionConfig};
 use serde_json::Value;
 
@@ -42,7 +43,15 @@ pub struct ServerArgs {
         default_value = "kato"
     )]
     pub clickhouse_database: String,
-    /// Redis URL.
+    /// The ClickHouse cluster (in the servers' `remote_servers`) whose replicated, distributed
+    /// tables to use; unset for one server. See docs/operations.md, "Scaling out".
+    #[arg(
+        long,
+        env = "KATO_CLICKHOUSE_CLUSTER",
+        value_name = "KATO_CLICKHOUSE_CLUSTER"
+    )]
+    pub clickhouse_cluster: Option<String>,
+    /// Redis URL; a comma-separated list of nodes for a Redis Cluster.
     #[arg(
         long,
         env = "KATO_REDIS_URL",
@@ -357,6 +366,15 @@ impl ServerArgs {
         })
     }
 
+    /// The ClickHouse topology `KATO_CLICKHOUSE_CLUSTER` names.
+    pub fn clickhouse_topology(&self) -> Result<Topology, String> {
+        match self.clickhouse_cluster.as_deref() {
+            None | Some("") => Ok(Topology::Single),
+            Some(name) => Topology::cluster(name)
+                .map_err(|error| format!("invalid KATO_CLICKHOUSE_CLUSTER: {error}")),
+        }
+    }
+
     /// The arguments with every default, for the stores at the given URLs (tests, embedding).
     pub fn for_stores(clickhouse_url: &str, clickhouse_database: &str, redis_url: &str) -> Self {
         let mut args = Self::parse_from(["kato-server"]);
@@ -414,5 +432,21 @@ mod tests {
             .unwrap();
         assert_eq!(limits.request_timeout, Duration::from_secs(10));
         assert_eq!(limits.max_in_flight, 256);
+    }
+
+    #[test]
+    fn a_clickhouse_cluster_name_is_an_identifier_or_refused_by_name() {
+        let parse = |args: &[&str]| {
+            ServerArgs::try_parse_from([&["kato-server"], args].concat())
+                .unwrap()
+                .clickhouse_topology()
+        };
+        assert_eq!(parse(&[]), Ok(Topology::Single));
+        assert_eq!(
+            parse(&["--clickhouse-cluster", "kato_cluster"]),
+            Ok(Topology::Cluster("kato_cluster".to_owned()))
+        );
+        let refused = parse(&["--clickhouse-cluster", "a b"]).unwrap_err();
+        assert!(refused.contains("KATO_CLICKHOUSE_CLUSTER"), "{refused}");
     }
 }

@@ -65,6 +65,9 @@ impl AppState {
         config
             .clickhouse_database
             .clone_from(&args.clickhouse_database);
+        config.clickhouse_topology = args
+            .clickhouse_topology()
+            .map_err(ApiError::InvalidSetting)?;
         // A hung ClickHouse must not hold the work requests leave behind forever. Twice the
         // deadline: a request waiting on one call answers at its deadline first (with the
         // deadline's message), and a batch that was only slow still gets to commit.
@@ -89,7 +92,7 @@ impl AppState {
                     session_ttl: args.session_ttl,
                     service_name: args.service_name.clone(),
                     limits,
-                    redis_url_public: without_credentials(&args.redis_url),
+                    redis_url_public: kato_redis::without_password(&args.redis_url),
                     api_token: args.api_token.clone(),
                 },
                 in_flight: Arc::new(Semaphore::new(limits.max_in_flight as usize)),
@@ -163,32 +166,5 @@ impl AppState {
     /// When the server started.
     pub fn started_at(&self) -> SystemTime {
         self.inner.started_at
-    }
-}
-
-/// `redis://user:secret@host:6379/0` without `user:secret@`.
-fn without_credentials(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            format!("{}{}", &url[..scheme_end + 3], &url[at + 1..])
-        }
-        _ => url.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn credentials_are_not_shown() {
-        assert_eq!(
-            without_credentials("redis://user:secret@host:6379/0"),
-            "redis://host:6379/0"
-        );
-        assert_eq!(
-            without_credentials("redis://host:6379"),
-            "redis://host:6379"
-        );
     }
 }
