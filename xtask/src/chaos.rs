@@ -8,15 +8,16 @@
 //! - `kill9_during_learn`: SIGKILL to the server under load. After a restart every
 //!   acknowledged learn is there, and the kb verifies clean, or clean after `rehydrate` (a
 //!   batch cut between ClickHouse and Redis).
-//! - `clickhouse_outage`: the server reaches ClickHouse through a TCP proxy that is cut for a
-//!   few seconds under load: learns answer 503 while it is cut (never 500), succeed again
-//!   once it is back without a restart, every acknowledged learn is there once (frequency 1),
-//!   and the kb verifies clean after `rehydrate`. A batch ClickHouse committed while the cut
-//!   hid its acknowledgement answered 503 but is in the learn log: rehydrate rolls it forward
-//!   (reported as `unacknowledged_but_logged`).
-//! - `redis_wipe`: Redis is cut off while clients keep learning (503s), and everything in it
-//!   is deleted, as a restart without persistence would; once it is back the server recovers
-//!   by itself, and `rehydrate` restores the kb to exactly the dump taken before the wipe.
+//! - `clickhouse_restart`: ClickHouse is stopped (SIGTERM) under load and started again a
+//!   few seconds later over its files: learns answer 503 while it is down (never 500),
+//!   succeed again once it is back without a server restart, every acknowledged learn is
+//!   there once (frequency 1), and the kb verifies clean after `rehydrate`. A batch ClickHouse
+//!   committed just before it stopped, unacknowledged, is in the learn log: rehydrate rolls it
+//!   forward (reported as `unacknowledged_but_logged`).
+//! - `redis_restart`: Redis, which keeps nothing on disk here, is stopped while clients keep
+//!   learning (503s) and started again empty, as a restart without persistence; the server
+//!   recovers by itself, and `rehydrate` restores the kb to exactly the dump taken before the
+//!   stop.
 //! - `slow_clickhouse`, `slow_redis`: the store hangs for a few seconds under load (its proxy
 //!   paused: connections stay open, no byte goes through, as with SIGSTOP), with the server's
 //!   request deadline at 2 s. Every answer comes within the deadline plus 1 s of slack, the
@@ -25,9 +26,8 @@
 //!   once, and the kb verifies clean, at the latest after `rehydrate` (work left running past
 //!   the deadline may have landed in part).
 //!
-//! A proxy cut stands in for stopping and starting the store's process: the server sees the
-//! same refused and dropped connections, and the store keeps serving the checker.
-//! `--only NAME[,NAME]` runs some of the scenarios.
+//! The stores are the throwaway services of this run; the restarts stop and start their real
+//! processes. `--only NAME[,NAME]` runs some of the scenarios.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -40,8 +40,9 @@ use kato_kb::{KnowledgeBase, KnowledgeBaseConfig};
 use kato_test_support::TcpProxy;
 use serde_json::{Value, json};
 
+use crate::process;
 use crate::server::{Client, build_server, rss_mb, start_server, stop_server};
-use crate::{process, services};
+use crate::services::{self, ServiceUrls};
 
 /// The database the chaos server uses.
 const DATABASE: &str = "kato_chaos";
@@ -50,8 +51,8 @@ const SEQUENCES_PER_REQUEST: usize = 10;
 /// Every scenario, in the order they run.
 const SCENARIOS: [&str; 5] = [
     "kill9_during_learn",
-    "clickhouse_outage",
-    "redis_wipe",
+    "clickhouse_restart",
+    "redis_restart",
     "slow_clickhouse",
     "slow_redis",
 ];
@@ -97,8 +98,8 @@ pub(crate) fn run(args: &ChaosArgs) -> Result<i32> {
                 }
                 reports.push(match scenario {
                     "kill9_during_learn" => kill9_during_learn(args, clickhouse, redis).await?,
-                    "clickhouse_outage" => clickhouse_outage(args, clickhouse, redis).await?,
-                    "redis_wipe" => redis_wipe(args, clickhouse, redis).await?,
+                    "clickhouse_restart" => clickhouse_restart(args, urls).await?,
+                    "redis_restart" => redis_restart(args, urls).await?,
                     "slow_clickhouse" => {
                         slow_store(args, SlowStore::ClickHouse, clickhouse, redis).await?
                     }
@@ -398,24 +399,29 @@ async fn kill9_during_learn(args: &ChaosArgs, clickhouse: &str, redis: &str) -> 
     }))
 }
 
-async fn clickhouse_outage(args: &ChaosArgs, clickhouse: &str, redis: &str) -> Result<Value> {
+/// Stops the store `name` of `urls` under load, keeps it down for `down`, starts it again.
+async fn restart_store(urls: &ServiceUrls, name: &str, down: Duration) -> Result<()> {
+    eprintln!("chaos: stopping {name} under load");
+    tokio::task::block_in_place(|| urls.stop(name))?;
+    tokio::time::sleep(down).await;
+    tokio::task::block_in_place(|| urls.start_again(name))?;
+    eprintln!("chaos: {name} is back");
+    Ok(())
+}
+
+async fn clickhouse_restart(args: &ChaosArgs, urls: &ServiceUrls) -> Result<Value> {
+    let (clickhouse, redis) = (urls.clickhouse.as_str(), urls.redis.as_str());
     let node = "chaos_clickhouse";
-    let proxy = TcpProxy::start(clickhouse).await;
     let port = process::free_port()?;
-    let mut server = start_server(&proxy.url("http"), redis, DATABASE, port, None)?;
+    let mut server = start_server(clickhouse, redis, DATABASE, port, None)?;
     let client = Client::new(&format!("http://127.0.0.1:{port}"))?;
     let load = spawn_load(&client, node, args.clients, "clickhouse", false);
     tokio::time::sleep(Duration::from_secs(args.load_seconds)).await;
-    eprintln!("chaos: ClickHouse cut off under load");
-    proxy.stop().await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    proxy.resume().await;
-    eprintln!("chaos: ClickHouse back");
+    restart_store(urls, "clickhouse", Duration::from_secs(3)).await?;
     tokio::time::sleep(Duration::from_secs(args.load_seconds)).await;
     let outcome = finish_load(load).await?;
     let lost = missing(&client, node, &outcome.acknowledged).await?;
     stop_server(&mut server);
-    proxy.stop().await;
     let knowledge_base = knowledge_base(clickhouse, redis).await?;
     let kb = kb_of(node)?;
     let distinct: BTreeSet<&String> = outcome.acknowledged.iter().collect();
@@ -425,14 +431,14 @@ async fn clickhouse_outage(args: &ChaosArgs, clickhouse: &str, redis: &str) -> R
     knowledge_base.drop_database(&kb, true).await?;
     ensure!(
         outcome.other_errors.is_empty(),
-        "clickhouse_outage: answers other than 503: {:?}",
+        "clickhouse_restart: answers other than 503: {:?}",
         outcome.other_errors
     );
     Ok(json!({
-        "name": "clickhouse_outage",
+        "name": "clickhouse_restart",
         "clients": args.clients,
         "faults": 1,
-        "outage_seconds": 3,
+        "down_seconds": 3,
         "unavailable_answers": outcome.unavailable,
         "acknowledged": outcome.acknowledged.len(),
         "lost": lost.len(),
@@ -449,11 +455,11 @@ async fn clickhouse_outage(args: &ChaosArgs, clickhouse: &str, redis: &str) -> R
     }))
 }
 
-async fn redis_wipe(args: &ChaosArgs, clickhouse: &str, redis: &str) -> Result<Value> {
+async fn redis_restart(args: &ChaosArgs, urls: &ServiceUrls) -> Result<Value> {
+    let (clickhouse, redis) = (urls.clickhouse.as_str(), urls.redis.as_str());
     let node = "chaos_redis";
-    let proxy = TcpProxy::start(redis).await;
     let port = process::free_port()?;
-    let mut server = start_server(clickhouse, &proxy.url("redis"), DATABASE, port, None)?;
+    let mut server = start_server(clickhouse, redis, DATABASE, port, None)?;
     let client = Client::new(&format!("http://127.0.0.1:{port}"))?;
     let load = spawn_load(&client, node, args.clients, "redis", false);
     tokio::time::sleep(Duration::from_secs(args.load_seconds)).await;
@@ -462,16 +468,13 @@ async fn redis_wipe(args: &ChaosArgs, clickhouse: &str, redis: &str) -> Result<V
     let kb = kb_of(node)?;
     let before = knowledge_base.redis().dump_kb(&kb).await?;
 
-    eprintln!("chaos: Redis cut off and wiped under load");
-    proxy.stop().await;
+    eprintln!("chaos: stopping Redis under load");
+    tokio::task::block_in_place(|| urls.stop("redis"))?;
     let load = spawn_load(&client, node, args.clients, "redis_down", false);
-    redis::cmd("FLUSHALL")
-        .query_async::<()>(&mut knowledge_base.redis().connection())
-        .await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let during = finish_load(load).await?;
-    proxy.resume().await;
-    eprintln!("chaos: Redis back (empty)");
+    tokio::task::block_in_place(|| urls.start_again("redis"))?;
+    eprintln!("chaos: Redis is back, empty");
 
     // The server recovers by itself: a new session and a learn succeed within a few seconds.
     let mut recovered = false;
@@ -491,8 +494,9 @@ async fn redis_wipe(args: &ChaosArgs, clickhouse: &str, redis: &str) -> Result<V
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     stop_server(&mut server);
-    proxy.stop().await;
 
+    // A checker of its own: the old one's connection died with Redis.
+    let knowledge_base = self::knowledge_base(clickhouse, redis).await?;
     knowledge_base.rehydrate(&kb).await?;
     let after = knowledge_base.redis().dump_kb(&kb).await?;
     let restored_exactly = after == before;
@@ -507,7 +511,7 @@ async fn redis_wipe(args: &ChaosArgs, clickhouse: &str, redis: &str) -> Result<V
     let clean = knowledge_base.verify(&kb).await?.is_clean();
     knowledge_base.drop_database(&kb, true).await?;
     Ok(json!({
-        "name": "redis_wipe",
+        "name": "redis_restart",
         "clients": args.clients,
         "faults": 1,
         "acknowledged": first.acknowledged.len() + during.acknowledged.len(),
@@ -515,7 +519,7 @@ async fn redis_wipe(args: &ChaosArgs, clickhouse: &str, redis: &str) -> Result<V
         "unavailable_answers": during.unavailable,
         "other_errors_while_down": during.other_errors,
         "recovered_without_restart": recovered,
-        "keys_before_wipe": before.len(),
+        "keys_before_restart": before.len(),
         "restored_exactly": restored_exactly,
         "lost": lost,
         "consistent": restored_exactly && clean && recovered && during.acknowledged.is_empty(),

@@ -32,7 +32,7 @@ pub(super) fn up(service_dir: &Path, mode: Mode) -> Result<String> {
     std::fs::create_dir_all(service_dir)?;
     let data_dir = service_dir.join("data");
     std::fs::create_dir_all(&data_dir)?;
-    let port = port_for(mode, PREFERRED_PORT)?;
+    let port = port_for(service_dir, mode, PREFERRED_PORT)?;
 
     let (cmd, engine, cmdline_marker) = match find_on_path("clickhouse") {
         Some(binary) => {

@@ -52,6 +52,30 @@ impl ServiceUrls {
         })
     }
 
+    /// Stops the service `name` (`clickhouse` or `redis`) as an operator would (SIGTERM, then
+    /// waits until it is gone), keeping its files and port for [`ServiceUrls::start_again`].
+    pub(crate) fn stop(&self, name: &str) -> Result<()> {
+        let state = ServiceState::read(&self.dir.join(name))?
+            .with_context(|| format!("{name} was never started under {}", self.dir.display()))?;
+        process::terminate(state.pid, Duration::from_secs(20))
+    }
+
+    /// Starts the stopped service `name` again on its port over its files. A throwaway Redis
+    /// keeps nothing on disk, so it comes back empty, as one restarted without persistence.
+    pub(crate) fn start_again(&self, name: &str) -> Result<()> {
+        let service_dir = self.dir.join(name);
+        let url = match name {
+            "clickhouse" => clickhouse::up(&service_dir, Mode::Throwaway)?,
+            "redis" => redis::up(&service_dir, Mode::Throwaway)?,
+            _ => anyhow::bail!("no service {name}"),
+        };
+        anyhow::ensure!(
+            url == self.clickhouse || url == self.redis,
+            "{name} came back at {url}, not at its old URL"
+        );
+        Ok(())
+    }
+
     /// The two lines `cargo xtask up` prints, in the form a shell can `eval` or `export`.
     pub(crate) fn print_env(&self) {
         println!("KATO_CLICKHOUSE_URL={}", self.clickhouse);
@@ -228,8 +252,13 @@ fn existing_url(
     Ok(None)
 }
 
-/// The port a new service listens on: the preferred one when persistent and free, else any.
-fn port_for(mode: Mode, preferred: u16) -> Result<u16> {
+/// The port a new service listens on: the one it had when it is started again in its
+/// directory (its clients keep their URL), else the preferred one when persistent and free,
+/// else any.
+fn port_for(service_dir: &Path, mode: Mode, preferred: u16) -> Result<u16> {
+    if let Some(state) = ServiceState::read(service_dir)? {
+        return Ok(state.port);
+    }
     match mode {
         Mode::Persistent => process::preferred_or_free_port(preferred),
         Mode::Throwaway => process::free_port(),

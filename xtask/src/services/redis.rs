@@ -27,7 +27,7 @@ pub(super) fn up(service_dir: &Path, mode: Mode) -> Result<String> {
     }
     let program = redis_server()?;
     std::fs::create_dir_all(service_dir)?;
-    let port = port_for(mode, PREFERRED_PORT)?;
+    let port = port_for(service_dir, mode, PREFERRED_PORT)?;
     let mut cmd = server_command(&program, service_dir, port);
     match mode {
         Mode::Persistent => cmd.args(["--appendonly", "yes", "--appendfsync", "everysec"]),
