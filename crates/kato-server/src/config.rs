@@ -129,6 +129,24 @@ pub struct ServerArgs {
         default_value_t = 256
     )]
     pub max_in_flight: u32,
+    /// Events a session's STM keeps (and entries each of its accumulators keeps): the newest
+    /// ones, older ones slide out, as in the reference (whose window is 1000).
+    #[arg(
+        long,
+        env = "KATO_MAX_STM_EVENTS",
+        value_name = "KATO_MAX_STM_EVENTS",
+        default_value_t = 1_000
+    )]
+    pub max_stm_events: usize,
+    /// Largest stored session state, in bytes of JSON; a change that would store more is
+    /// refused (422) and changes nothing of the session.
+    #[arg(
+        long,
+        env = "KATO_MAX_SESSION_BYTES",
+        value_name = "KATO_MAX_SESSION_BYTES",
+        default_value_t = 16 * 1024 * 1024
+    )]
+    pub max_session_bytes: usize,
     /// Default auto-learn threshold in events (0 = off).
     #[arg(
         long,
@@ -229,6 +247,10 @@ pub struct Limits {
     pub request_timeout: Duration,
     /// `KATO_MAX_IN_FLIGHT`.
     pub max_in_flight: u32,
+    /// `KATO_MAX_STM_EVENTS`.
+    pub max_stm_events: usize,
+    /// `KATO_MAX_SESSION_BYTES`.
+    pub max_session_bytes: usize,
 }
 
 impl Limits {
@@ -271,6 +293,21 @@ impl Limits {
                     "a symbol of {} bytes; the limit is {} (KATO_MAX_SYMBOL_BYTES)",
                     symbols[index].len(),
                     self.max_symbol_bytes
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A session state of `bytes` bytes of JSON at most `max_session_bytes` long.
+    pub(crate) fn check_session_size(&self, bytes: usize) -> Result<(), ApiError> {
+        if bytes > self.max_session_bytes {
+            return Err(too_long(
+                vec![Value::from("body")],
+                format!(
+                    "the session would hold {bytes} bytes; the limit is {} \
+                     (KATO_MAX_SESSION_BYTES): nothing of this request was kept in the session",
+                    self.max_session_bytes
                 ),
             ));
         }
@@ -350,6 +387,8 @@ impl ServerArgs {
             ("KATO_MAX_NODE_ID_BYTES", self.max_node_id_bytes as u64),
             ("KATO_REQUEST_TIMEOUT_MS", self.request_timeout_ms),
             ("KATO_MAX_IN_FLIGHT", u64::from(self.max_in_flight)),
+            ("KATO_MAX_STM_EVENTS", self.max_stm_events as u64),
+            ("KATO_MAX_SESSION_BYTES", self.max_session_bytes as u64),
         ] {
             if value == 0 {
                 return Err(format!("invalid {variable}: must be at least 1"));
@@ -363,6 +402,8 @@ impl ServerArgs {
             max_node_id_bytes: self.max_node_id_bytes,
             request_timeout: Duration::from_millis(self.request_timeout_ms),
             max_in_flight: self.max_in_flight,
+            max_stm_events: self.max_stm_events,
+            max_session_bytes: self.max_session_bytes,
         })
     }
 

@@ -16,9 +16,6 @@ use crate::memory::PredictionSource;
 use crate::state::AppState;
 use crate::time::iso_utc;
 
-/// The reference keeps the newest 1000 entries of the STM and of each accumulator.
-const MAX_KEPT_ENTRIES: usize = 1000;
-
 /// What the last observation carried, for `percept-data`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Percept {
@@ -115,19 +112,20 @@ impl SessionState {
         self.metadata_accumulator.clear();
     }
 
-    /// Keeps the newest entries only, as the reference does on every save.
-    pub(crate) fn trim(&mut self) {
-        fn keep_newest<T>(list: &mut Vec<T>) {
-            if list.len() > MAX_KEPT_ENTRIES {
-                list.drain(..list.len() - MAX_KEPT_ENTRIES);
+    /// Keeps the newest `kept` entries of the STM and of each accumulator only, as the
+    /// reference does (with 1000) on every save.
+    pub(crate) fn trim(&mut self, kept: usize) {
+        fn keep_newest<T>(list: &mut Vec<T>, kept: usize) {
+            if list.len() > kept {
+                list.drain(..list.len() - kept);
             }
         }
-        if self.stm.len() > MAX_KEPT_ENTRIES {
+        if self.stm.len() > kept {
             let events = std::mem::take(&mut self.stm).into_events();
-            self.stm = Stm::from(events[events.len() - MAX_KEPT_ENTRIES..].to_vec());
+            self.stm = Stm::from(events[events.len() - kept..].to_vec());
         }
-        keep_newest(&mut self.emotives_accumulator);
-        keep_newest(&mut self.metadata_accumulator);
+        keep_newest(&mut self.emotives_accumulator, kept);
+        keep_newest(&mut self.metadata_accumulator, kept);
     }
 
     /// The reference's `SessionResponse`, with the session expiring `ttl_seconds` from now.
@@ -171,10 +169,16 @@ impl LockedSession {
 
     /// Writes the state back (only while this request still holds the lock) and unlocks.
     pub(crate) async fn save(mut self, app: &AppState) -> Result<SessionState, ApiError> {
-        self.state.trim();
+        let limits = app.settings().limits;
+        self.state.trim(limits.max_stm_events);
+        let json = self.state.to_json();
+        if let Err(too_big) = limits.check_session_size(json.len()) {
+            self.release(app).await;
+            return Err(too_big);
+        }
         let outcome = app
             .sessions()
-            .save(self.lock, &self.state.to_json(), self.state.ttl_seconds)
+            .save(self.lock, &json, self.state.ttl_seconds)
             .await?;
         match outcome {
             SaveOutcome::Saved => Ok(self.state),

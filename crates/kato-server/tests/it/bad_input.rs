@@ -780,3 +780,64 @@ async fn configured_limits_name_their_variable() {
     assert_eq!(server.stm(&id).await, json!([]));
     server.stop().await;
 }
+
+/// The STM window slides at `KATO_MAX_STM_EVENTS`; a change that would store a session over
+/// `KATO_MAX_SESSION_BYTES` is refused by name and leaves the session as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stm_window_and_the_session_size_are_configured_limits() {
+    let Some(server) = TestServer::start_with(
+        "the_stm_window_and_the_session_size_are_configured_limits",
+        |args| {
+            args.max_stm_events = 3;
+            args.max_session_bytes = 4_000;
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    let id = server.create_session(&node("window")).await;
+    for symbol in ["a", "b", "c", "d", "e"] {
+        let reply = server
+            .post_json(
+                &format!("/sessions/{id}/observe"),
+                &json!({"strings": [symbol]}),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+    }
+    assert_eq!(server.stm(&id).await, json!([["c"], ["d"], ["e"]]));
+
+    let reply = server
+        .post_json(
+            &format!("/sessions/{id}/observe"),
+            &json!({"strings": ["f"], "metadata": {"blob": "x".repeat(5_000)}}),
+        )
+        .await;
+    assert_eq!(reply.status, 422, "{}", reply.text);
+    let item = &reply.body["detail"][0];
+    assert_eq!(item["loc"], json!(["body"]), "{}", reply.text);
+    assert!(
+        item["msg"]
+            .as_str()
+            .unwrap()
+            .contains("KATO_MAX_SESSION_BYTES"),
+        "{}",
+        reply.text
+    );
+    assert_eq!(
+        server.stm(&id).await,
+        json!([["c"], ["d"], ["e"]]),
+        "the refused observe left the session as it was"
+    );
+    // The lock was released: the session takes the next change at once.
+    let reply = server
+        .post_json(
+            &format!("/sessions/{id}/observe"),
+            &json!({"strings": ["f"]}),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(server.stm(&id).await, json!([["d"], ["e"], ["f"]]));
+    server.stop().await;
+}
