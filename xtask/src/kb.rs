@@ -26,6 +26,10 @@ pub(crate) struct KbArgs {
     redis_url: Option<String>,
     #[arg(long, env = "KATO_CLICKHOUSE_DATABASE", default_value = kato_clickhouse::schema::DEFAULT_DATABASE)]
     database: String,
+    /// The ClickHouse cluster whose replicated, distributed tables hold the kb; none for one
+    /// server.
+    #[arg(long, env = "KATO_CLICKHOUSE_CLUSTER")]
+    cluster: Option<String>,
 }
 
 pub(crate) fn run(command: KbCommand) -> Result<i32> {
@@ -44,6 +48,7 @@ pub(crate) fn run(command: KbCommand) -> Result<i32> {
     };
     let mut config = KnowledgeBaseConfig::new(clickhouse_url, redis_url);
     config.clickhouse_database.clone_from(&args.database);
+    config.clickhouse_topology = crate::topology(args.cluster.as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

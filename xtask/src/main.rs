@@ -136,10 +136,7 @@ fn run(command: Command) -> Result<i32> {
             print,
             check,
         } => {
-            let topology = match cluster.as_deref() {
-                None | Some("") => kato_clickhouse::Topology::Single,
-                Some(name) => kato_clickhouse::Topology::cluster(name)?,
-            };
+            let topology = topology(cluster.as_deref())?;
             if print {
                 for statement in kato_clickhouse::schema::statements(&database, &topology)? {
                     println!("{statement};\n");
@@ -233,8 +230,20 @@ fn check_schema(url: &str, database: &str, topology: &kato_clickhouse::Topology)
         &client, database, topology,
     ))?
     .with_context(|| format!("parsing the schema at {url}"))?;
-    eprintln!("schema: {checked} statements parse at {url} ({topology:?}); none was run");
+    let on = match topology {
+        kato_clickhouse::Topology::Single => "one server".to_owned(),
+        kato_clickhouse::Topology::Cluster(name) => format!("cluster {name}"),
+    };
+    eprintln!("schema: {checked} statements for {on} parse at {url}; none was run");
     Ok(())
+}
+
+/// The ClickHouse topology of `--cluster` / `KATO_CLICKHOUSE_CLUSTER`: one server when unset.
+pub(crate) fn topology(cluster: Option<&str>) -> Result<kato_clickhouse::Topology> {
+    Ok(match cluster {
+        None | Some("") => kato_clickhouse::Topology::Single,
+        Some(name) => kato_clickhouse::Topology::cluster(name)?,
+    })
 }
 
 /// Runs `work` on a fresh single-threaded runtime.

@@ -5,7 +5,7 @@ pub enum ClickHouseError {
     #[error("clickhouse: {0}")]
     Client(#[from] clickhouse::error::Error),
     /// ClickHouse did not answer a call in time (it hangs, or is far too slow).
-    #[error("no answer within {} ms", .0.as_millis())]
+    #[error("clickhouse did not finish within {} ms", .0.as_millis())]
     Timeout(std::time::Duration),
     /// A pattern name that is not 40 lowercase hex digits.
     #[error("invalid pattern name {0:?}: expected 40 lowercase hex digits")]

@@ -9,7 +9,6 @@ mod error;
 pub mod group_commit;
 mod rows;
 pub mod schema;
-mod silence;
 mod topology;
 mod writer;
 

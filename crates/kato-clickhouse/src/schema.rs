@@ -227,10 +227,7 @@ pub async fn migrate_to(
 /// (with `database` and the cluster bound), for review before a rollout.
 pub fn statements(database: &str, topology: &Topology) -> Result<Vec<String>, ClickHouseError> {
     validate_database_name(database)?;
-    let cluster = match topology {
-        Topology::Single => "",
-        Topology::Cluster(cluster) => cluster.as_str(),
-    };
+    let cluster = topology.cluster_name();
     Ok(all_statements()
         .flat_map(|statement| topology.render(statement))
         .map(|rendered| {

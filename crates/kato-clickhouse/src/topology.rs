@@ -44,6 +44,10 @@ impl Topology {
         match self {
             Self::Single => &[],
             Self::Cluster(_) => &[
+                // Every table is sharded by kb, so an `IN (SELECT ...)` over another table
+                // finds its rows on the same shard: run it there, not across the cluster
+                // (which ClickHouse refuses by default).
+                ("distributed_product_mode", "local"),
                 ("distributed_foreground_insert", "1"),
                 ("insert_quorum", "auto"),
                 ("select_sequential_consistency", "1"),
@@ -101,6 +105,14 @@ impl Topology {
         vec![statement.to_owned()]
     }
 
+    /// The cluster's name; empty for one server.
+    pub(crate) fn cluster_name(&self) -> &str {
+        match self {
+            Self::Single => "",
+            Self::Cluster(cluster) => cluster,
+        }
+    }
+
     /// The table an `ALTER` of `table` goes to, and the cluster it runs on (if any).
     pub(crate) fn alter_target<'a>(&'a self, table: &str) -> (String, Option<&'a str>) {
         match self {
@@ -147,10 +159,7 @@ pub(crate) fn bind_placeholders(
     topology: &Topology,
 ) -> Query {
     const PLACEHOLDERS: [&str; 2] = ["{db}", "{cluster}"];
-    let cluster = match topology {
-        Topology::Single => "",
-        Topology::Cluster(cluster) => cluster.as_str(),
-    };
+    let cluster = topology.cluster_name();
     let mut sql = String::with_capacity(statement.len());
     let mut values = Vec::new();
     let mut rest = statement;

@@ -13,7 +13,6 @@ use crate::ClickHouseError;
 use crate::group_commit::{BatchSink, Finished, GroupCommit, GroupCommitConfig, GroupCommitError};
 use crate::rows::{LearnLogRow, LshBucketRow, PatternRow, SymbolIndexRow, name_bytes};
 use crate::schema;
-use crate::silence::Silence;
 use crate::topology::Topology;
 
 /// How long one call may wait for ClickHouse unless [`ClickHouseStore::with_timeout`] says
@@ -42,7 +41,6 @@ pub struct ClickHouseStore {
     topology: Topology,
     sequence: Arc<LearnSequence>,
     timeout: Duration,
-    silence: Arc<Silence>,
 }
 
 impl ClickHouseStore {
@@ -64,7 +62,6 @@ impl ClickHouseStore {
             topology: Topology::Single,
             sequence: Arc::new(LearnSequence::default()),
             timeout: DEFAULT_TIMEOUT,
-            silence: Arc::new(Silence::new()),
         })
     }
 
@@ -107,35 +104,15 @@ impl ClickHouseStore {
         self
     }
 
-    /// How long ClickHouse has left a call unanswered: the time since the first call made
-    /// after its last answer, or `None` when every call so far was answered. Grows while the
-    /// server hangs, however many calls time out meanwhile.
-    pub fn silent_for(&self) -> Option<Duration> {
-        self.silence.silent_for()
-    }
-
-    /// Runs one call to ClickHouse within the timeout, noting whether it was answered.
+    /// Runs one call to ClickHouse within the timeout.
     pub(crate) async fn bounded<T, E: Into<ClickHouseError>>(
         &self,
         call: impl Future<Output = Result<T, E>>,
     ) -> Result<T, ClickHouseError> {
-        self.silence.asked();
-        let outcome = match tokio::time::timeout(self.timeout, call).await {
+        match tokio::time::timeout(self.timeout, call).await {
             Ok(outcome) => outcome.map_err(Into::into),
             Err(_) => Err(ClickHouseError::Timeout(self.timeout)),
-        };
-        // An error ClickHouse sent is an answer; a timeout or a broken connection is not.
-        let unanswered = matches!(
-            outcome,
-            Err(ClickHouseError::Timeout(_)
-                | ClickHouseError::Client(
-                    clickhouse::error::Error::Network(_) | clickhouse::error::Error::TimedOut
-                ))
-        );
-        if !unanswered {
-            self.silence.answered();
         }
-        outcome
     }
 
     /// The database this store writes to.

@@ -19,9 +19,13 @@ use crate::KbError;
 use crate::metadata::accumulate_metadata;
 use crate::records::LearnRecords;
 
-/// How long the schema lock holds, and how long a starting process waits for it: a migration
-/// that takes longer on a big database should be applied beforehand (`cargo xtask schema`).
-const SCHEMA_LOCK_LEASE: std::time::Duration = std::time::Duration::from_secs(600);
+/// The schema lock's lease, renewed while held: a process that dies holding it frees it this
+/// long after its last renewal.
+const SCHEMA_LOCK_LEASE: std::time::Duration = std::time::Duration::from_secs(30);
+/// The longest a start applies the schema (a ClickHouse that hangs must not hold a start
+/// forever): a migration that takes longer on a big database should be applied beforehand
+/// (`cargo xtask schema`).
+const SCHEMA_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// The emotive window the reference keeps by default.
 pub const DEFAULT_PERSISTENCE: u32 = 5;
@@ -169,17 +173,16 @@ impl KnowledgeBase {
     pub async fn connect(config: KnowledgeBaseConfig) -> Result<Self, KbError> {
         let client = kato_clickhouse::connect(&config.clickhouse_url);
         let redis = RedisWriter::connect(&config.redis_url, config.redis).await?;
+        // Another process applying the schema holds the lock for at most the timeout.
         let lock = LeaseLock::acquire(
             &redis.connection(),
             &format!("schema_{}", config.clickhouse_database),
             SCHEMA_LOCK_LEASE,
-            SCHEMA_LOCK_LEASE,
+            SCHEMA_TIMEOUT + SCHEMA_LOCK_LEASE,
         )
         .await?;
-        // Bounded by the lease, not the per-call timeout: a migration that rebuilds a big
-        // table may take minutes, and past the lease another process may start it anyway.
         let applied = tokio::time::timeout(
-            SCHEMA_LOCK_LEASE,
+            SCHEMA_TIMEOUT,
             schema::ensure_schema_on(
                 &client,
                 &config.clickhouse_database,
@@ -187,8 +190,10 @@ impl KnowledgeBase {
             ),
         )
         .await
-        .map_err(|_| ClickHouseError::Timeout(SCHEMA_LOCK_LEASE));
-        lock.release().await?;
+        .map_err(|_| ClickHouseError::Timeout(SCHEMA_TIMEOUT));
+        // A lock not released frees itself one lease later (its renewal stops with it), so a
+        // failed release must not fail a start whose schema is in place.
+        let _ = lock.release().await;
         applied??;
         let clickhouse = ClickHouseStore::new(client, &config.clickhouse_database)?
             .with_topology(config.clickhouse_topology)

@@ -57,10 +57,10 @@ impl KnowledgeBase {
         stm: &[Vec<String>],
         settings: &PredictionSettings,
     ) -> Result<(Predictions, usize), KbError> {
-        self.check_minhash_scheme(settings)?;
         let Some(query) = candidate_query(stm, settings)? else {
             return Ok((Predictions::default(), 0));
         };
+        self.check_minhash_scheme(&query, settings)?;
         let bodies = self
             .clickhouse()
             .candidates(kb, &query.base, &query.filters)
@@ -100,10 +100,10 @@ impl KnowledgeBase {
         stm: &[Vec<String>],
         settings: &PredictionSettings,
     ) -> Result<Predictions, KbError> {
-        self.check_minhash_scheme(settings)?;
         let Some(query) = candidate_query(stm, settings)? else {
             return Ok(Predictions::default());
         };
+        self.check_minhash_scheme(&query, settings)?;
         let base = match query.base {
             // The single-symbol path's first-token rule is the path's definition, not an index.
             first @ CandidateBase::FirstToken(_) => first,
@@ -118,8 +118,16 @@ impl KnowledgeBase {
 
     /// The `minhash` stage compares the STM's signature with the stored ones, so it needs the
     /// scheme they were stored with; any other would silently find nothing.
-    fn check_minhash_scheme(&self, settings: &PredictionSettings) -> Result<(), KbError> {
-        if !settings.filter_pipeline.contains(&FilterStage::Minhash) {
+    fn check_minhash_scheme(
+        &self,
+        query: &CandidateQuery,
+        settings: &PredictionSettings,
+    ) -> Result<(), KbError> {
+        let uses_minhash = query
+            .filters
+            .iter()
+            .any(|filter| matches!(filter, CandidateFilter::MinHash { .. }));
+        if !uses_minhash {
             return Ok(());
         }
         let stored = self.minhash_config();

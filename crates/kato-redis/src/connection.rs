@@ -6,15 +6,6 @@
 //! key and are handled here: `SCAN` (sent to the node serving the kb's slot) and a batch of
 //! single-key commands over many slots (pipelined on one server, sent one by one to a
 //! cluster).
-//!
-//! Every command also goes through a [`Silence`], which notes how long Redis has left kato
-//! waiting: the time since the first command sent after its last reply. A server that hangs
-//! keeps growing it (whatever the response timeout makes of each command); a busy but healthy
-//! one resets it with every reply. The server names the silent store in a deadline's 503.
-
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionLike, ConnectionManager};
 use redis::cluster_async::ClusterConnection;
@@ -24,11 +15,10 @@ use redis::{Cmd, FromRedisValue, Pipeline, RedisFuture, Value};
 use crate::{RedisConfig, RedisError};
 
 /// A multiplexed, self-reconnecting connection to a standalone Redis or a Redis Cluster.
-/// Cheap to clone; clones share the connection and its [`Silence`].
+/// Cheap to clone; clones share the connection.
 #[derive(Clone)]
 pub struct RedisConnection {
     server: Server,
-    silence: Arc<Silence>,
 }
 
 #[derive(Clone)]
@@ -79,17 +69,21 @@ pub async fn connect(url: &str, config: &RedisConfig) -> Result<RedisConnection,
         .filter(|node| !node.is_empty())
         .collect();
     if nodes.len() > 1 {
+        // No retries: the client would send a command again after a dropped connection, and
+        // a learn script or an INCR that ran before the reply was lost must not run twice.
+        // After a reshard or failover the first command to a moved slot fails (the caller
+        // sees 503) and the client refreshes its slot map.
         let client = redis::cluster::ClusterClient::builder(nodes)
             .connection_timeout(config.connect_timeout)
             .response_timeout(config.response_timeout)
-            .retries(2)
+            .retries(0)
             .build()
             .map_err(invalid)?;
         return Ok(RedisConnection::new(Server::Cluster(
             client.get_async_connection().await?,
         )));
     }
-    let client = redis::Client::open(url).map_err(invalid)?;
+    let client = redis::Client::open(nodes.first().copied().unwrap_or(url)).map_err(invalid)?;
     let manager_config = redis::aio::ConnectionManagerConfig::new()
         .set_connection_timeout(Some(config.connect_timeout))
         .set_response_timeout(Some(config.response_timeout))
@@ -101,22 +95,12 @@ pub async fn connect(url: &str, config: &RedisConfig) -> Result<RedisConnection,
 
 impl RedisConnection {
     fn new(server: Server) -> Self {
-        Self {
-            server,
-            silence: Arc::new(Silence::new()),
-        }
+        Self { server }
     }
 
     /// Whether this is a Redis Cluster.
     pub fn is_cluster(&self) -> bool {
         matches!(self.server, Server::Cluster(_))
-    }
-
-    /// How long Redis has left a command of this connection unanswered: the time since the
-    /// first command sent after its last reply, or `None` when every command so far was
-    /// answered.
-    pub fn silent_for(&self) -> Option<Duration> {
-        self.silence.silent_for()
     }
 
     /// One `SCAN` page of keys matching `pattern`, from the server holding `slot_key`'s slot
@@ -139,14 +123,12 @@ impl RedisConnection {
             Server::Standalone(_) => scan.query_async(self).await?,
             Server::Cluster(connection) => {
                 let route = Route::with_key(slot_key, SlotAddr::Master);
-                self.silence.asked();
-                let reply = connection
+                connection
                     .route_command(
                         scan,
                         RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(route)),
                     )
-                    .await;
-                self.silence.noted(reply)?
+                    .await?
             }
         };
         Ok(redis::from_redis_value(reply).map_err(redis::RedisError::from)?)
@@ -176,13 +158,10 @@ impl RedisConnection {
 
 impl ConnectionLike for RedisConnection {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        let Self { server, silence } = self;
-        silence.asked();
-        let reply = match server {
+        match &mut self.server {
             Server::Standalone(connection) => connection.req_packed_command(cmd),
             Server::Cluster(connection) => connection.req_packed_command(cmd),
-        };
-        Box::pin(async move { silence.noted(reply.await) })
+        }
     }
 
     fn req_packed_commands<'a>(
@@ -191,73 +170,18 @@ impl ConnectionLike for RedisConnection {
         offset: usize,
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
-        let Self { server, silence } = self;
-        silence.asked();
-        let replies = match server {
+        match &mut self.server {
             Server::Standalone(connection) => {
                 connection.req_packed_commands(pipeline, offset, count)
             }
             Server::Cluster(connection) => connection.req_packed_commands(pipeline, offset, count),
-        };
-        Box::pin(async move { silence.noted(replies.await) })
+        }
     }
 
     fn get_db(&self) -> i64 {
         match &self.server {
             Server::Standalone(connection) => connection.get_db(),
             Server::Cluster(connection) => connection.get_db(),
-        }
-    }
-}
-
-/// How long Redis has left kato waiting (see the module doc).
-#[derive(Debug)]
-struct Silence {
-    origin: Instant,
-    /// Nanoseconds from `origin` to the first unanswered command, plus one; 0 when every
-    /// command sent so far was answered.
-    since: AtomicU64,
-}
-
-impl Silence {
-    fn new() -> Self {
-        Self {
-            origin: Instant::now(),
-            since: AtomicU64::new(0),
-        }
-    }
-
-    fn asked(&self) {
-        let now = u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX - 1) + 1;
-        // Only the first command after a reply starts the silence.
-        let _ = self
-            .since
-            .compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
-    }
-
-    /// Ends the silence when `reply` came from Redis: an error reply is an answer, a timeout
-    /// or a broken connection is not.
-    fn noted<T>(&self, reply: redis::RedisResult<T>) -> redis::RedisResult<T> {
-        let answered = match &reply {
-            Ok(_) => true,
-            Err(error) => {
-                !(error.is_timeout() || error.is_io_error() || error.is_connection_dropped())
-            }
-        };
-        if answered {
-            self.since.store(0, Ordering::Relaxed);
-        }
-        reply
-    }
-
-    fn silent_for(&self) -> Option<Duration> {
-        match self.since.load(Ordering::Relaxed) {
-            0 => None,
-            since => Some(
-                self.origin
-                    .elapsed()
-                    .saturating_sub(Duration::from_nanos(since - 1)),
-            ),
         }
     }
 }
@@ -277,21 +201,5 @@ mod tests {
             without_password("redis://:a@h1:7000,redis://h2:7001,redis://u:b@h3:7002"),
             "redis://:***@h1:7000,redis://h2:7001,redis://u:***@h3:7002"
         );
-    }
-
-    #[test]
-    fn silence_starts_at_the_first_unanswered_command_and_ends_at_a_reply() {
-        let silence = Silence::new();
-        assert_eq!(silence.silent_for(), None);
-        silence.asked();
-        std::thread::sleep(Duration::from_millis(20));
-        silence.asked();
-        let first = silence.silent_for().unwrap();
-        assert!(first >= Duration::from_millis(20), "{first:?}");
-        let timeout = redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::TimedOut));
-        let _ = silence.noted::<()>(Err(timeout));
-        assert!(silence.silent_for().is_some(), "a timeout is no answer");
-        let _ = silence.noted(Ok(()));
-        assert_eq!(silence.silent_for(), None);
     }
 }

@@ -6,8 +6,9 @@
 //! its token still holds the lock (checked in the same script), so two instances racing on one
 //! session can never overwrite each other's update. Taking the lock reads the session (one
 //! round trip) and saving releases it (one more). The braces make the id a hash tag: a
-//! session's keys share one cluster slot, as the scripts need, so ids must not be empty (Redis
-//! ignores an empty `{}`).
+//! session's keys share one cluster slot, as the scripts need, so an id must not make an empty
+//! tag (Redis ignores `{}`: an empty id, or one starting with `}`); kato-server only passes ids
+//! of `[A-Za-z0-9_-]`.
 //!
 //! A sorted set `<prefix>:sessions:index` scores each session by the expiry recorded when it was
 //! created or extended; `count` re-checks entries past their score against the keys (dropping
@@ -15,7 +16,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::lease::UNLOCK_SCRIPT;
+use crate::lease::{UNLOCK_SCRIPT, renew_while_held};
 use crate::{RedisConnection, RedisError};
 use redis::AsyncCommands;
 
@@ -49,12 +50,6 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 redis.call('HSET', KEYS[1], 'state', ARGV[2], 'ttl', ARGV[3])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 return 1
-";
-
-/// Extends the lease if the caller's token still holds the lock: 1 extended, 0 lost.
-const RENEW_SCRIPT: &str = r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
 ";
 
 /// Where sessions live and how writers of one session wait for each other.
@@ -119,7 +114,6 @@ pub struct SessionStore {
     index_key: String,
     touch: redis::Script,
     lock: redis::Script,
-    renew: redis::Script,
     save: redis::Script,
     unlock: redis::Script,
 }
@@ -151,16 +145,9 @@ impl SessionStore {
             config,
             touch: redis::Script::new(TOUCH_SCRIPT),
             lock: redis::Script::new(LOCK_SCRIPT),
-            renew: redis::Script::new(RENEW_SCRIPT),
             save: redis::Script::new(SAVE_SCRIPT),
             unlock: redis::Script::new(UNLOCK_SCRIPT),
         }
-    }
-
-    /// How long Redis has left a command of this store unanswered: the time since the first
-    /// command sent after its last reply, or `None` when every command so far was answered.
-    pub fn silent_for(&self) -> Option<Duration> {
-        self.connection.silent_for()
     }
 
     fn session_key(&self, id: &str) -> String {
@@ -224,9 +211,20 @@ impl SessionStore {
     /// Deletes the session; `false` when it did not exist.
     pub async fn delete(&self, id: &str) -> Result<bool, RedisError> {
         let mut connection = self.connection.clone();
-        // Two commands: on a cluster the session and the index live in different slots.
+        if !connection.is_cluster() {
+            let (deleted,): (u64,) = redis::pipe()
+                .del(self.session_key(id))
+                .zrem(&self.index_key, id)
+                .ignore()
+                .query_async(&mut connection)
+                .await?;
+            return Ok(deleted > 0);
+        }
+        // On a cluster the session and the index live in different slots. The session is
+        // gone once DEL answered; an index entry left behind is dropped by `count` once its
+        // recorded expiry passes, so a failed ZREM is no failure of the delete.
         let deleted: u64 = connection.del(self.session_key(id)).await?;
-        connection.zrem::<_, _, ()>(&self.index_key, id).await?;
+        let _ = connection.zrem::<_, _, ()>(&self.index_key, id).await;
         Ok(deleted > 0)
     }
 
@@ -295,7 +293,12 @@ impl SessionStore {
                         .map_err(|_| RedisError::UnexpectedReply("session state"))?;
                     let ttl_seconds: u64 = redis::from_redis_value_ref(ttl)
                         .map_err(|_| RedisError::UnexpectedReply("session ttl"))?;
-                    let renewal = self.renew_while_held(lock_key.clone(), token.clone(), lease_ms);
+                    let renewal = renew_while_held(
+                        &self.connection,
+                        lock_key.clone(),
+                        token.clone(),
+                        self.config.lease,
+                    );
                     let lock = SessionLock {
                         session_key,
                         lock_key,
@@ -314,38 +317,6 @@ impl SessionStore {
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_millis(20));
         }
-    }
-
-    /// Spawns the task renewing a held lock's lease; it ends when the returned sender is
-    /// dropped or the lock is no longer this holder's.
-    fn renew_while_held(
-        &self,
-        lock_key: String,
-        token: String,
-        lease_ms: u64,
-    ) -> tokio::sync::oneshot::Sender<()> {
-        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
-        let renew = self.renew.clone();
-        let mut connection = self.connection.clone();
-        let every = self.config.lease / 3;
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = &mut stopped => return,
-                    () = tokio::time::sleep(every) => {}
-                }
-                let renewed: Result<i64, _> = renew
-                    .key(&lock_key)
-                    .arg(&token)
-                    .arg(lease_ms)
-                    .invoke_async(&mut connection)
-                    .await;
-                if !matches!(renewed, Ok(1)) {
-                    return;
-                }
-            }
-        });
-        stop
     }
 
     /// Writes the session's state under `lock` and releases it (see [`SaveOutcome`]).

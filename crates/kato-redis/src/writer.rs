@@ -123,7 +123,8 @@ impl std::fmt::Debug for RedisWriter {
 }
 
 impl RedisWriter {
-    /// Connects to the Redis at `url` (e.g. `redis://127.0.0.1:6379`).
+    /// Connects to the Redis at `url` (e.g. `redis://127.0.0.1:6379`, or a comma-separated list
+    /// of a Redis Cluster's nodes; see [`crate::connect`]).
     pub async fn connect(url: &str, config: RedisConfig) -> Result<Self, RedisError> {
         let connection = crate::connect(url, &config).await?;
         Ok(Self {
@@ -136,12 +137,6 @@ impl RedisWriter {
     /// A connection for commands this crate does not wrap (tests, admin tools).
     pub fn connection(&self) -> RedisConnection {
         self.connection.clone()
-    }
-
-    /// How long Redis has left a command of this writer unanswered: the time since the first
-    /// command sent after its last reply, or `None` when every command so far was answered.
-    pub fn silent_for(&self) -> Option<Duration> {
-        self.connection.silent_for()
     }
 
     /// Applies one learn atomically.

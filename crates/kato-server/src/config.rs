@@ -306,7 +306,8 @@ impl Limits {
                 vec![Value::from("body")],
                 format!(
                     "the session would hold {bytes} bytes; the limit is {} \
-                     (KATO_MAX_SESSION_BYTES): nothing of this request was kept in the session",
+                     (KATO_MAX_SESSION_BYTES): the session was not updated, learns made by this \
+                     request stay learned",
                     self.max_session_bytes
                 ),
             ));

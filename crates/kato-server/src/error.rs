@@ -4,8 +4,8 @@
 //! `{"detail": ...}`, request validation is 422 with a `detail` list whose `loc` names the
 //! field, and an unknown or expired session is the session middleware's
 //! `{"error": {"code": "SESSION_NOT_FOUND", ...}}`. A store failure is 503 with a `detail`
-//! that names the store, and so is a request past its deadline (naming the store when one had
-//! stopped answering); nothing answers 500 with a bare text.
+//! that names the store, and so is a request past its deadline (naming a store that does not
+//! answer a ping then, when one does not); nothing answers 500 with a bare text.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -103,8 +103,8 @@ pub enum ApiError {
     DeadlineExceeded {
         /// The deadline.
         deadline: Duration,
-        /// The store that had left a call unanswered for at least half the deadline, and for
-        /// how long, when one had.
+        /// A store that then did not answer a ping, and how long it was given, when one did
+        /// not.
         stalled: Option<(Store, Duration)>,
     },
     /// `KATO_MAX_IN_FLIGHT` session changes are running already (503, at once).
@@ -166,11 +166,11 @@ impl ApiError {
 }
 
 fn stalled_text(stalled: &Option<(Store, Duration)>) -> String {
-    stalled.map_or_else(String::new, |(store, silent)| {
+    stalled.map_or_else(String::new, |(store, patience)| {
         format!(
-            ": {} has not answered for {} ms",
+            ": {} did not answer a ping within {} ms",
             store.name(),
-            silent.as_millis()
+            patience.as_millis()
         )
     })
 }

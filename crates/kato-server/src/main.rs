@@ -7,7 +7,7 @@ use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
 /// The request path allocates and frees many short-lived buffers across threads; under glibc's
-/// malloc that was about a third of the server's CPU in a learn load (`docs/benchmarks.md`).
+/// malloc that was about 40% of the server's CPU samples in a learn load (`docs/benchmarks.md`).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

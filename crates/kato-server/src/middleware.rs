@@ -1,7 +1,7 @@
 //! Cross-cutting request handling, outermost first: trace id, bearer token, deadline, the
 //! session guard, telemetry.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method};
@@ -66,7 +66,8 @@ pub(crate) async fn telemetry(
 /// Answers 503 for a request still running after `KATO_REQUEST_TIMEOUT_MS`, so requests
 /// waiting on a store that hangs do not pile up. The request's future is dropped: a read
 /// stops there; a session change goes on in its own task (`to_completion`). The detail names
-/// the store that has left a call unanswered for at least half the deadline, when one has.
+/// a store that then does not answer a ping within a quarter of the deadline (at most 1 s),
+/// when one does not.
 /// These answers are counted under the route `deadline` (the route's own telemetry was
 /// dropped with it).
 pub(crate) async fn deadline(
@@ -80,9 +81,12 @@ pub(crate) async fn deadline(
     match tokio::time::timeout(deadline, next.run(request)).await {
         Ok(response) => response,
         Err(_) => {
+            // A quarter of the deadline, at most a second, to find a store that does not
+            // answer: the 503 comes at most that much after the deadline.
+            let patience = (deadline / 4).min(Duration::from_secs(1));
             let error = ApiError::DeadlineExceeded {
                 deadline,
-                stalled: app.stalled_store(deadline / 2),
+                stalled: app.unresponsive_store(patience).await,
             };
             let response = error.into_response();
             observe_unrouted(&app, &method, "deadline", started, &response);

@@ -136,22 +136,22 @@ impl AppState {
         let _ = self.inner.in_flight.acquire_many(all).await;
     }
 
-    /// The store that has left a call unanswered for the longest time, if that is at least
-    /// `at_least`, with how long.
-    pub(crate) fn stalled_store(&self, at_least: Duration) -> Option<(Store, Duration)> {
-        let redis = self
-            .kb()
-            .redis()
-            .silent_for()
-            .max(self.sessions().silent_for());
-        [
-            (Store::ClickHouse, self.kb().clickhouse().silent_for()),
-            (Store::Redis, redis),
-        ]
-        .into_iter()
-        .filter_map(|(store, silent)| Some((store, silent?)))
-        .filter(|(_, silent)| *silent >= at_least)
-        .max_by_key(|(_, silent)| *silent)
+    /// The store that does not answer a ping within `patience`, if one does not (ClickHouse
+    /// when neither does), with that patience: what a request past its deadline was most
+    /// likely waiting for.
+    pub(crate) async fn unresponsive_store(&self, patience: Duration) -> Option<(Store, Duration)> {
+        let (clickhouse, redis) = tokio::join!(
+            tokio::time::timeout(patience, self.kb().clickhouse().ping()),
+            tokio::time::timeout(patience, self.kb().redis().ping()),
+        );
+        let answered = |ping: Result<Result<(), _>, _>| matches!(ping, Ok(Ok(())));
+        if !answered(clickhouse.map(|r| r.map_err(drop))) {
+            Some((Store::ClickHouse, patience))
+        } else if !answered(redis.map(|r| r.map_err(drop))) {
+            Some((Store::Redis, patience))
+        } else {
+            None
+        }
     }
 
     pub(crate) fn telemetry(&self) -> &Telemetry {

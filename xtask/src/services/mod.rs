@@ -64,14 +64,17 @@ impl ServiceUrls {
     /// keeps nothing on disk, so it comes back empty, as one restarted without persistence.
     pub(crate) fn start_again(&self, name: &str) -> Result<()> {
         let service_dir = self.dir.join(name);
-        let url = match name {
-            "clickhouse" => clickhouse::up(&service_dir, Mode::Throwaway)?,
-            "redis" => redis::up(&service_dir, Mode::Throwaway)?,
+        let (url, old_url) = match name {
+            "clickhouse" => (
+                clickhouse::up(&service_dir, Mode::Throwaway)?,
+                &self.clickhouse,
+            ),
+            "redis" => (redis::up(&service_dir, Mode::Throwaway)?, &self.redis),
             _ => anyhow::bail!("no service {name}"),
         };
         anyhow::ensure!(
-            url == self.clickhouse || url == self.redis,
-            "{name} came back at {url}, not at its old URL"
+            url == *old_url,
+            "{name} came back at {url}, not at its old URL {old_url}"
         );
         Ok(())
     }

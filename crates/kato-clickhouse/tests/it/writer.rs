@@ -328,9 +328,9 @@ async fn a_write_fails_while_clickhouse_is_unreachable_and_recovers_after() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_hung_clickhouse_times_out_and_the_store_says_how_long_it_has_been_silent() {
+async fn a_hung_clickhouse_times_out_and_the_store_works_once_it_answers() {
     let Some(url) = kato_test_support::clickhouse_url(
-        "a_hung_clickhouse_times_out_and_the_store_says_how_long_it_has_been_silent",
+        "a_hung_clickhouse_times_out_and_the_store_works_once_it_answers",
     ) else {
         return;
     };
@@ -345,7 +345,6 @@ async fn a_hung_clickhouse_times_out_and_the_store_says_how_long_it_has_been_sil
         .with_timeout(timeout);
     let kb = kb("hung");
     store.ping().await.expect("ping while it answers");
-    assert_eq!(store.silent_for(), None);
 
     proxy.pause();
     let started = std::time::Instant::now();
@@ -358,12 +357,9 @@ async fn a_hung_clickhouse_times_out_and_the_store_says_how_long_it_has_been_sil
     );
     assert!(started.elapsed() < timeout * 3, "{:?}", started.elapsed());
     assert!(store.count_patterns(&kb).await.is_err());
-    let silent = store.silent_for().expect("silent since the insert");
-    assert!(silent >= timeout * 2, "{silent:?}");
 
     proxy.resume().await;
     store.ping().await.expect("ping once it answers again");
-    assert_eq!(store.silent_for(), None);
     let direct = ClickHouseStore::new(kato_clickhouse::connect(&url), &database).unwrap();
     drop_database(&direct).await;
 }

@@ -47,6 +47,7 @@ async fn clickhouse_down_is_503_and_the_server_recovers() {
     assert_store_unavailable(&predictions, "clickhouse");
     let health = server.get("/health").await.expect(200).clone();
     assert_eq!(health["status"], "unhealthy");
+    assert_issue_names(&health, "clickhouse");
     // The failed learn left the session as it was.
     assert_eq!(server.stm(&id).await, serde_json::json!([["a"], ["b"]]));
 
@@ -126,6 +127,18 @@ const SLACK: Duration = Duration::from_millis(500);
 
 /// Sends `request` and checks it answers 503 at the deadline (not before half of it, not
 /// after the slack), with a detail that says so and names `store`.
+/// `/health`'s issues name `store` and only it.
+fn assert_issue_names(health: &serde_json::Value, store: &str) {
+    let issues: Vec<&str> = health["issues"]
+        .as_array()
+        .map(|issues| issues.iter().filter_map(|i| i.as_str()).collect())
+        .unwrap_or_default();
+    assert!(
+        !issues.is_empty() && issues.iter().all(|issue| issue.starts_with(store)),
+        "the issues name {store}: {health}"
+    );
+}
+
 async fn assert_deadline_names(store: &str, request: impl Future<Output = Reply>) {
     let started = Instant::now();
     let reply = request.await;
@@ -186,6 +199,7 @@ async fn a_hung_clickhouse_is_503_at_the_deadline_and_the_session_works_after() 
     .await;
     let health = server.get("/health").await.expect(200).clone();
     assert_eq!(health["status"], "unhealthy", "{health}");
+    assert_issue_names(&health, "clickhouse");
 
     // Past the ClickHouse timeout (twice the deadline) the learn left running has failed, so
     // the session is as it was and unlocked.
@@ -235,6 +249,7 @@ async fn a_hung_redis_is_503_at_the_deadline_and_the_session_works_after() {
     assert_deadline_names("redis", server.post(&format!("/sessions/{id}/learn"))).await;
     let health = server.get("/health").await.expect(200).clone();
     assert_eq!(health["status"], "unhealthy", "{health}");
+    assert_issue_names(&health, "redis");
 
     proxy.resume().await;
     let observed = eventually(200, async || {
