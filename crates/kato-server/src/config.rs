@@ -219,6 +219,20 @@ pub struct ServerArgs {
         hide_env_values = true
     )]
     pub api_token: Option<ApiToken>,
+    /// A file holding the ClickHouse URL (a mounted secret, say); when set it replaces
+    /// `KATO_CLICKHOUSE_URL`. Surrounding whitespace is ignored.
+    #[arg(
+        long,
+        env = "KATO_CLICKHOUSE_URL_FILE",
+        value_name = "KATO_CLICKHOUSE_URL_FILE"
+    )]
+    pub clickhouse_url_file: Option<std::path::PathBuf>,
+    /// A file holding the Redis URL; when set it replaces `KATO_REDIS_URL`.
+    #[arg(long, env = "KATO_REDIS_URL_FILE", value_name = "KATO_REDIS_URL_FILE")]
+    pub redis_url_file: Option<std::path::PathBuf>,
+    /// A file holding the API token; when set it replaces `KATO_API_TOKEN`.
+    #[arg(long, env = "KATO_API_TOKEN_FILE", value_name = "KATO_API_TOKEN_FILE")]
+    pub api_token_file: Option<std::path::PathBuf>,
     /// Default ranking key.
     #[arg(
         long,
@@ -408,6 +422,32 @@ impl ServerArgs {
         })
     }
 
+    /// These arguments with the secrets of the `*_FILE` settings read in; an unreadable file
+    /// or a bad token names its variable, never the file's content.
+    pub fn with_secret_files(&self) -> Result<Self, String> {
+        fn read(variable: &str, path: &std::path::Path) -> Result<String, String> {
+            std::fs::read_to_string(path)
+                .map(|text| text.trim().to_owned())
+                .map_err(|error| format!("cannot read {variable} {}: {error}", path.display()))
+        }
+        let mut args = self.clone();
+        if let Some(path) = &self.clickhouse_url_file {
+            args.clickhouse_url = read("KATO_CLICKHOUSE_URL_FILE", path)?;
+        }
+        if let Some(path) = &self.redis_url_file {
+            args.redis_url = read("KATO_REDIS_URL_FILE", path)?;
+        }
+        if let Some(path) = &self.api_token_file {
+            let token = read("KATO_API_TOKEN_FILE", path)?;
+            args.api_token = Some(
+                token
+                    .parse()
+                    .map_err(|error| format!("invalid KATO_API_TOKEN_FILE: {error}"))?,
+            );
+        }
+        Ok(args)
+    }
+
     /// The ClickHouse topology `KATO_CLICKHOUSE_CLUSTER` names.
     pub fn clickhouse_topology(&self) -> Result<Topology, String> {
         match self.clickhouse_cluster.as_deref() {
@@ -474,6 +514,50 @@ mod tests {
             .unwrap();
         assert_eq!(limits.request_timeout, Duration::from_secs(10));
         assert_eq!(limits.max_in_flight, 256);
+    }
+
+    #[test]
+    fn secrets_come_from_files_that_replace_the_variables() {
+        let dir = std::env::temp_dir().join(format!("kato-secrets-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let write = |name: &str, text: &str| {
+            let path = dir.join(name);
+            std::fs::write(&path, text).unwrap();
+            path.display().to_string()
+        };
+        let clickhouse = write("clickhouse", "http://kato:s3cret@db:8123\n");
+        let redis = write("redis", "redis://:pw@cache:6379\n");
+        let token = write("token", "t0ken\n");
+        let args = ServerArgs::try_parse_from([
+            "kato-server",
+            "--clickhouse-url-file",
+            &clickhouse,
+            "--redis-url-file",
+            &redis,
+            "--api-token-file",
+            &token,
+        ])
+        .unwrap()
+        .with_secret_files()
+        .unwrap();
+        assert_eq!(args.clickhouse_url, "http://kato:s3cret@db:8123");
+        assert_eq!(args.redis_url, "redis://:pw@cache:6379");
+        assert!(args.api_token.unwrap().matches("t0ken"));
+
+        let bad_token = write("bad", "two words");
+        let missing = dir.join("missing").display().to_string();
+        for (flag, path, variable) in [
+            ("--api-token-file", &bad_token, "KATO_API_TOKEN_FILE"),
+            ("--redis-url-file", &missing, "KATO_REDIS_URL_FILE"),
+        ] {
+            let refused = ServerArgs::try_parse_from(["kato-server", flag, path])
+                .unwrap()
+                .with_secret_files()
+                .unwrap_err();
+            assert!(refused.contains(variable), "{refused}");
+            assert!(!refused.contains("two words"), "{refused}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

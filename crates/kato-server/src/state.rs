@@ -52,6 +52,7 @@ struct Inner {
 impl AppState {
     /// Checks the settings, connects to both stores and ensures the ClickHouse schema.
     pub async fn connect(args: &ServerArgs) -> Result<Self, ApiError> {
+        let args = &args.with_secret_files().map_err(ApiError::InvalidSetting)?;
         let defaults = args.session_defaults().map_err(ApiError::InvalidSetting)?;
         let limits = args.limits().map_err(ApiError::InvalidSetting)?;
         kb_id_for_node("default_node", &args.service_name).map_err(|error| {
