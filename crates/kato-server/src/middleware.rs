@@ -86,7 +86,11 @@ pub(crate) async fn deadline(
             let patience = (deadline / 4).min(Duration::from_secs(1));
             let error = ApiError::DeadlineExceeded {
                 deadline,
-                stalled: app.unresponsive_store(patience).await,
+                stalled: app
+                    .store_issues(patience)
+                    .await
+                    .into_iter()
+                    .find_map(|(store, issue)| issue.map(|_| (store, patience))),
             };
             let response = error.into_response();
             observe_unrouted(&app, &method, "deadline", started, &response);

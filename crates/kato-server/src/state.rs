@@ -137,22 +137,25 @@ impl AppState {
         let _ = self.inner.in_flight.acquire_many(all).await;
     }
 
-    /// The store that does not answer a ping within `patience`, if one does not (ClickHouse
-    /// when neither does), with that patience: what a request past its deadline was most
-    /// likely waiting for.
-    pub(crate) async fn unresponsive_store(&self, patience: Duration) -> Option<(Store, Duration)> {
-        let (clickhouse, redis) = tokio::join!(
-            tokio::time::timeout(patience, self.kb().clickhouse().ping()),
-            tokio::time::timeout(patience, self.kb().redis().ping()),
-        );
-        let answered = |ping: Result<Result<(), _>, _>| matches!(ping, Ok(Ok(())));
-        if !answered(clickhouse.map(|r| r.map_err(drop))) {
-            Some((Store::ClickHouse, patience))
-        } else if !answered(redis.map(|r| r.map_err(drop))) {
-            Some((Store::Redis, patience))
-        } else {
-            None
+    /// Pings both stores at once, each given `patience`: what is wrong with each store, `None`
+    /// for one that answered. `/health` reports them; a request past its deadline names the
+    /// first store that did not answer.
+    pub(crate) async fn store_issues(&self, patience: Duration) -> [(Store, Option<String>); 2] {
+        async fn issue<E: std::fmt::Display>(
+            patience: Duration,
+            ping: impl Future<Output = Result<(), E>>,
+        ) -> Option<String> {
+            match tokio::time::timeout(patience, ping).await {
+                Ok(Ok(())) => None,
+                Ok(Err(error)) => Some(format!("unreachable: {error}")),
+                Err(_) => Some(format!("did not answer within {} ms", patience.as_millis())),
+            }
         }
+        let (clickhouse, redis) = tokio::join!(
+            issue(patience, self.kb().clickhouse().ping()),
+            issue(patience, self.kb().redis().ping()),
+        );
+        [(Store::ClickHouse, clickhouse), (Store::Redis, redis)]
     }
 
     pub(crate) fn telemetry(&self) -> &Telemetry {

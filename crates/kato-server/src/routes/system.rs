@@ -1,7 +1,7 @@
 //! Service-level routes: root, health, status, the reference's JSON metrics, the OpenAPI
 //! document and its docs page.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use axum::Json;
 use axum::extract::State;
@@ -41,11 +41,12 @@ pub(crate) async fn health(State(app): State<AppState>) -> Json<Value> {
     // Both pings run at once and the session count after them: a quarter of the deadline
     // each, so the answer comes well within it.
     let patience = app.settings().limits.request_timeout / 4;
-    let (clickhouse, redis) = tokio::join!(
-        issue("clickhouse", patience, app.kb().clickhouse().ping()),
-        issue("redis", patience, app.kb().redis().ping()),
-    );
-    let issues: Vec<String> = clickhouse.into_iter().chain(redis).collect();
+    let issues: Vec<String> = app
+        .store_issues(patience)
+        .await
+        .into_iter()
+        .filter_map(|(store, issue)| Some(format!("{} {}", store.name(), issue?)))
+        .collect();
     let active_sessions = if issues.is_empty() {
         tokio::time::timeout(patience, app.sessions().count())
             .await
@@ -70,22 +71,6 @@ pub(crate) async fn health(State(app): State<AppState>) -> Json<Value> {
         "active_sessions": active_sessions,
         "timestamp": iso_utc(SystemTime::now()),
     }))
-}
-
-/// What is wrong with `store` when `ping` fails or takes longer than `patience`.
-async fn issue<E: std::fmt::Display>(
-    store: &str,
-    patience: Duration,
-    ping: impl Future<Output = Result<(), E>>,
-) -> Option<String> {
-    match tokio::time::timeout(patience, ping).await {
-        Ok(Ok(())) => None,
-        Ok(Err(error)) => Some(format!("{store} unreachable: {error}")),
-        Err(_) => Some(format!(
-            "{store} did not answer within {} ms",
-            patience.as_millis()
-        )),
-    }
 }
 
 /// Sessions and configuration of this instance. Nodes need no per-process processors here
