@@ -77,20 +77,44 @@ pub(super) fn split_events(
     present_len: usize,
     first_match: Option<&str>,
 ) -> (usize, usize) {
+    split_event_sizes(
+        events.iter().map(Vec::len),
+        past_len,
+        present_len,
+        |index, _| first_match.is_some_and(|first| events[index].iter().any(|s| s == first)),
+    )
+}
+
+/// [`split_events`] over the events' sizes: `holds_first_match(index, start)` says whether event
+/// `index`, whose symbols start at flat position `start`, contains the first match (always
+/// false when there is none).
+pub(super) fn split_event_sizes(
+    sizes: impl IntoIterator<Item = usize>,
+    past_len: usize,
+    present_len: usize,
+    holds_first_match: impl FnOnce(usize, usize) -> bool,
+) -> (usize, usize) {
+    let mut sizes = sizes.into_iter();
     let mut total = 0;
-    let mut index = 0;
-    while total < past_len && index < events.len() {
-        total += events[index].len();
+    let mut index: usize = 0;
+    // Where the last event walked starts.
+    let mut last_start = 0;
+    while total < past_len {
+        let Some(size) = sizes.next() else { break };
+        last_start = total;
+        total += size;
         index += 1;
     }
     let mut past_end = index;
-    while total < past_len + present_len && index < events.len() {
-        total += events[index].len();
+    let last_past_start = last_start;
+    while total < past_len + present_len {
+        let Some(size) = sizes.next() else { break };
+        total += size;
         index += 1;
     }
     let present_end = index;
-    if let (Some(last_past), Some(first_match)) = (past_end.checked_sub(1), first_match)
-        && events[last_past].iter().any(|symbol| symbol == first_match)
+    if let Some(last_past) = past_end.checked_sub(1)
+        && holds_first_match(last_past, last_past_start)
     {
         past_end = last_past;
     }

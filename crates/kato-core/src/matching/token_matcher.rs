@@ -10,13 +10,13 @@
 
 use std::collections::HashMap;
 
-use super::alignment::split_events;
+use super::alignment::split_event_sizes;
 use super::sequence_matcher::{Positions, SequenceMatcher};
 use super::similarity::{LcsMasks, token_score_of};
 use super::{PatternMatch, fraction, rapidfuzz_cutoff, recalled, signal_to_noise};
 
 /// The id of a pattern symbol the STM does not hold; never equal to an STM symbol's id.
-const ABSENT: u32 = u32::MAX;
+pub const ABSENT: u32 = u32::MAX;
 
 /// The numbers of a [`PatternMatch`] without its symbol lists: what ranking candidates by
 /// `_pre_potential` needs.
@@ -63,8 +63,6 @@ impl Positions<u32> for StmPositions {
 pub struct TokenMatcher<'s> {
     /// Each distinct STM symbol's id: `0..ids.len()`, in order of first occurrence.
     ids: HashMap<&'s str, u32>,
-    /// The flat STM.
-    symbols: Vec<&'s str>,
     /// The flat STM as ids.
     state: Vec<u32>,
     /// Occurrences in the STM, per id.
@@ -95,7 +93,6 @@ impl<'s> TokenMatcher<'s> {
         Self {
             masks: LcsMasks::new(&slots, ids.len()),
             ids,
-            symbols,
             state,
             counts,
             positions: StmPositions(positions),
@@ -123,7 +120,21 @@ impl<'s> TokenMatcher<'s> {
     /// exact token mode with `recall_threshold`, equal to the last bit; `None` exactly when it
     /// drops the candidate.
     pub fn scores(&self, pattern: &[Vec<String>], recall_threshold: f64) -> Option<MatchScores> {
-        let p: Vec<u32> = self.ids_of(pattern).collect();
+        let ids: Vec<u32> = self.ids_of(pattern).collect();
+        self.scores_of_ids(&ids, pattern.iter().map(Vec::len), recall_threshold)
+    }
+
+    /// [`Self::scores`] of a pattern given as the STM id of each flat symbol ([`Self::id_of`],
+    /// [`ABSENT`] for a symbol the STM does not hold) and the sizes of its events, which must
+    /// add up to `ids.len()`. The same numbers as [`Self::scores`] of the pattern's strings:
+    /// this is the one implementation both use.
+    pub fn scores_of_ids(
+        &self,
+        ids: &[u32],
+        event_sizes: impl IntoIterator<Item = usize>,
+        recall_threshold: f64,
+    ) -> Option<MatchScores> {
+        let p = ids;
         let s = &self.state;
         let lcs = self
             .masks
@@ -134,7 +145,7 @@ impl<'s> TokenMatcher<'s> {
             cutoff,
             recall_threshold,
         )?;
-        let blocks = SequenceMatcher::with_positions(&p, s, &self.positions).get_matching_blocks();
+        let blocks = SequenceMatcher::with_positions(p, s, &self.positions).get_matching_blocks();
         // The last block is the sentinel.
         let real = &blocks[..blocks.len() - 1];
         let matched: usize = real.iter().map(|block| block.size).sum();
@@ -143,10 +154,17 @@ impl<'s> TokenMatcher<'s> {
             _ if recall_threshold > 0.0 => return None,
             _ => (0, p.len()),
         };
-        let first_match = real.first().map(|block| self.symbols[block.b]);
-        let (past_end, present_end) =
-            split_events(pattern, past_len, present_end - past_len, first_match);
-        let present_symbols = pattern[past_end..present_end].iter().map(Vec::len).sum();
+        let first_match = real.first().map(|block| s[block.b]);
+        let sizes: Vec<usize> = event_sizes.into_iter().collect();
+        let (past_end, present_end) = split_event_sizes(
+            sizes.iter().copied(),
+            past_len,
+            present_end - past_len,
+            |index, start| {
+                first_match.is_some_and(|first| p[start..start + sizes[index]].contains(&first))
+            },
+        );
+        let present_symbols = sizes[past_end..present_end].iter().sum();
         Some(MatchScores {
             similarity,
             evidence: fraction(matched, p.len()),
@@ -154,6 +172,43 @@ impl<'s> TokenMatcher<'s> {
             snr: signal_to_noise(matched, s.len() - matched),
             fragmentation: real.len() as f64 - 1.0,
         })
+    }
+
+    /// [`Self::scores`] of a pattern of `length` symbols whose only symbol shared with the STM
+    /// (overlap 1) stands at its first occurrence in an event of `event_size` symbols, without
+    /// matching: one block of one symbol, so evidence `1/length`, confidence `1/event_size` (the
+    /// present is that event, the tail fix included), fragmentation 0 and similarity
+    /// `2/(length + |S|)`. The same numbers, to the last bit, as matching it.
+    pub fn single_block_scores(
+        &self,
+        length: usize,
+        event_size: usize,
+        recall_threshold: f64,
+    ) -> Option<MatchScores> {
+        let s = self.state.len();
+        let similarity = recalled(
+            token_score_of(1, length + s),
+            rapidfuzz_cutoff(recall_threshold),
+            recall_threshold,
+        )?;
+        Some(MatchScores {
+            similarity,
+            evidence: fraction(1, length),
+            confidence: fraction(1, event_size),
+            snr: signal_to_noise(1, s.saturating_sub(1)),
+            fragmentation: 0.0,
+        })
+    }
+
+    /// The STM id of `symbol`: ids are `0..` the number of distinct STM symbols, in order of
+    /// first occurrence; `None` when the STM does not hold it.
+    pub fn id_of(&self, symbol: &str) -> Option<u32> {
+        self.ids.get(symbol).copied()
+    }
+
+    /// The flat STM's length, repeats included.
+    pub fn stm_len(&self) -> usize {
+        self.state.len()
     }
 
     /// The flat symbols of `pattern` as STM ids ([`ABSENT`] for the others).
