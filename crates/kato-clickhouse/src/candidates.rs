@@ -1,19 +1,23 @@
-//! Candidate retrieval for predictions: which pattern bodies of a kb can match an STM, found by
-//! indexed reads (`symbol_index`, `lsh_buckets`, the `patterns_data` sort key) and never by
-//! loading the whole kb unless the request asks for every pattern.
+//! Reads of pattern bodies from `patterns_data`: streaming a whole kb and fetching bodies by
+//! name (what a resident index is built and kept current from), and the candidate queries
+//! with the reference's filter stages pushed into SQL.
+
+use std::time::Duration;
 
 use clickhouse::Row;
+use clickhouse::query::RowCursor;
 use kato_core::KbId;
 use serde::Deserialize;
 
+use crate::writer::within;
 use crate::{ClickHouseError, ClickHouseStore};
 
-/// How far the SQL similarity bound is relaxed below the threshold: the bound is computed in
-/// floating point by ClickHouse, the exact check happens afterwards in kato-core, so a hair of
-/// slack only admits a candidate that kato-core then drops, never loses one.
-const BOUND_SLACK: f64 = 1e-9;
+/// Most names bound into one query of [`ClickHouseStore::bodies_by_names`]: a bound array is
+/// query text, and 2,048 names (~90 KB) stay well inside ClickHouse's `max_query_size`
+/// (256 KiB by default).
+const NAMES_PER_QUERY: usize = 2048;
 
-/// A candidate's body.
+/// A pattern's body.
 #[derive(Debug, Clone, PartialEq, Eq, Row, Deserialize)]
 pub struct CandidateBody {
     /// The bare 40-hex name.
@@ -27,30 +31,9 @@ pub struct CandidateBody {
 pub enum CandidateBase {
     /// Every pattern of the kb (a read of the kb's whole partition).
     All,
-    /// The patterns whose similarity upper bound `2 * sum_s min(count_P(s), count_S(s)) /
-    /// (|P| + |S|)` reaches `threshold`: one range read of `symbol_index` per STM symbol. Any
-    /// pattern outside it has a token-mode similarity below `threshold`.
-    SimilarityBound {
-        /// (symbol, count in the STM) for each distinct STM symbol.
-        symbol_counts: Vec<(String, u32)>,
-        /// `|S|`: STM symbols with duplicates.
-        stm_length: u32,
-        /// The recall threshold (> 0).
-        threshold: f64,
-    },
     /// The patterns whose first symbol is this one (the single-symbol path).
     FirstToken(String),
 }
-
-/// The symbol-index aggregation: per pattern sharing a symbol with the STM, the multiset
-/// overlap and its length. Placeholders: symbols, counts, kb, symbols. Duplicate index rows
-/// (before a merge) collapse in the inner grouping.
-const OVERLAP_SQL: &str = "SELECT lower(hex(name)) AS name, \
-        toUInt32(sum(least(c, transform(symbol, ?, ?, 0)))) AS overlap, \
-        any(l) AS pattern_length \
-    FROM (SELECT name, symbol, any(count) AS c, any(length) AS l FROM symbol_index \
-        WHERE kb_id = ? AND symbol IN ? GROUP BY name, symbol) \
-    GROUP BY name";
 
 /// A set filter of the reference's `filter_pipeline`, pushed into SQL. Filters intersect, so
 /// their order changes the work, never the result.
@@ -72,11 +55,14 @@ pub enum CandidateFilter {
         /// Minimum number of shared distinct tokens.
         min_overlap: u32,
     },
-    /// LSH: shares a band with the STM (band index and hash both equal, via `lsh_buckets`),
-    /// then the estimated Jaccard of the signatures is at least `threshold`.
+    /// LSH: the pattern shares a band with the STM (at some band index `i`, the pattern's
+    /// `lsh_bands[i]` equals `bands[i]`; a band at another index never matches, and when the
+    /// two have different numbers of bands only the indexes both have are compared), then the
+    /// estimated Jaccard of the signatures is at least `threshold`.
     MinHash {
-        /// (band index, band hash) of the STM signature.
-        bands: Vec<(u8, u64)>,
+        /// The STM's band hashes in band-index order (band `i` at index `i`, as
+        /// `PatternRow::lsh_bands` stores them).
+        bands: Vec<u64>,
         /// The STM signature (same scheme as the stored ones).
         signature: Vec<u32>,
         /// Minimum fraction of equal signature positions.
@@ -89,7 +75,109 @@ pub enum CandidateFilter {
     },
 }
 
+/// Every body of one kb as ClickHouse sends it ([`ClickHouseStore::stream_bodies`]), read one
+/// at a time without holding the whole result.
+///
+/// Each [`BodyStream::next`] gives up after the store's timeout. After an error the stream is
+/// abandoned: a further `next` fails with [`ClickHouseError::StreamFailed`].
+pub struct BodyStream {
+    /// `None` once the stream ended or failed.
+    cursor: Option<RowCursor<CandidateBody>>,
+    failed: bool,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for BodyStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BodyStream")
+            .field("open", &self.cursor.is_some())
+            .field("failed", &self.failed)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BodyStream {
+    /// The next body, or `None` once every body was read (and on every call after that).
+    ///
+    /// Fails with [`ClickHouseError::Timeout`] when ClickHouse sends nothing for the store's
+    /// timeout (the timeout applies to this call, not to the whole stream).
+    pub async fn next(&mut self) -> Result<Option<CandidateBody>, ClickHouseError> {
+        let Some(cursor) = self.cursor.as_mut() else {
+            return if self.failed {
+                Err(ClickHouseError::StreamFailed)
+            } else {
+                Ok(None)
+            };
+        };
+        match within(self.timeout, cursor.next()).await {
+            Ok(Some(body)) => Ok(Some(body)),
+            Ok(None) => {
+                self.cursor = None;
+                Ok(None)
+            }
+            Err(error) => {
+                self.cursor = None;
+                self.failed = true;
+                Err(error)
+            }
+        }
+    }
+}
+
 impl ClickHouseStore {
+    /// Streams every pattern body of `kb`, in no particular order, for loading a resident
+    /// index: the rows are read as ClickHouse sends them, never gathered into one result.
+    ///
+    /// Until ReplacingMergeTree merges them, a pattern inserted more than once comes as many
+    /// times (with the same body): callers dedupe by name. (Deduping here would make
+    /// ClickHouse sort or hash the whole kb before sending the first row.)
+    pub fn stream_bodies(&self, kb: &KbId) -> Result<BodyStream, ClickHouseError> {
+        let cursor = self
+            .client()
+            .query("SELECT name, pattern_data FROM patterns_data WHERE kb_id = ?")
+            .bind(kb.as_str())
+            .fetch::<CandidateBody>()?;
+        Ok(BodyStream {
+            cursor: Some(cursor),
+            failed: false,
+            timeout: self.timeout(),
+        })
+    }
+
+    /// The bodies of `kb`'s patterns named in `names` (bare 40-hex names), one per name that
+    /// exists, sorted by name; names without a body are left out and repeated names count
+    /// once.
+    ///
+    /// Long lists go as several queries of at most 2,048 names each (a bound array is query
+    /// text); each query gives up after the store's timeout.
+    pub async fn bodies_by_names(
+        &self,
+        kb: &KbId,
+        names: &[String],
+    ) -> Result<Vec<CandidateBody>, ClickHouseError> {
+        let mut names: Vec<&str> = names.iter().map(String::as_str).collect();
+        names.sort_unstable();
+        names.dedup();
+        let mut bodies = Vec::with_capacity(names.len());
+        for chunk in names.chunks(NAMES_PER_QUERY) {
+            let found = self
+                .bounded(
+                    self.client()
+                        .query(
+                            "SELECT name, pattern_data FROM patterns_data \
+                             WHERE kb_id = ? AND name IN ? ORDER BY name LIMIT 1 BY name",
+                        )
+                        .bind(kb.as_str())
+                        .bind(chunk)
+                        .fetch_all::<CandidateBody>(),
+                )
+                .await?;
+            bodies.extend(found);
+        }
+        Ok(bodies)
+    }
+
     /// The bodies of `kb`'s patterns in `base` that pass every filter, one per name, sorted by
     /// name.
     pub async fn candidates(
@@ -98,10 +186,7 @@ impl ClickHouseStore {
         base: &CandidateBase,
         filters: &[CandidateFilter],
     ) -> Result<Vec<CandidateBody>, ClickHouseError> {
-        let nothing_can_match = match base {
-            CandidateBase::SimilarityBound { symbol_counts, .. } => symbol_counts.is_empty(),
-            CandidateBase::All | CandidateBase::FirstToken(_) => false,
-        } || filters.iter().any(|filter| match filter {
+        let nothing_can_match = filters.iter().any(|filter| match filter {
             CandidateFilter::Jaccard { tokens, .. } | CandidateFilter::SharesToken { tokens } => {
                 tokens.is_empty()
             }
@@ -114,11 +199,6 @@ impl ClickHouseStore {
         let mut sql = String::from("SELECT name, pattern_data FROM patterns_data WHERE kb_id = ?");
         match base {
             CandidateBase::All => {}
-            CandidateBase::SimilarityBound { .. } => {
-                sql.push_str(" AND name IN (SELECT name FROM (");
-                sql.push_str(OVERLAP_SQL);
-                sql.push_str(" HAVING 2 * overlap >= ? * (pattern_length + ?)))");
-            }
             CandidateBase::FirstToken(_) => sql.push_str(" AND first_token = ?"),
         }
         for filter in filters {
@@ -129,9 +209,12 @@ impl ClickHouseStore {
                      AND length(arrayIntersect(token_set, ?)) / \
                          length(arrayDistinct(arrayConcat(token_set, ?))) >= ?"
                 }
+                // Both slices have min(pattern bands, STM bands) elements, so arrayExists
+                // compares band i with band i over the indexes both have and never sees two
+                // arrays of different lengths (which it refuses).
                 CandidateFilter::MinHash { .. } => {
-                    " AND name IN (SELECT lower(hex(name)) FROM lsh_buckets \
-                        WHERE kb_id = ? AND (band_index, band_hash) IN ?) \
+                    " AND arrayExists((x, y) -> x = y, \
+                         arraySlice(lsh_bands, 1, ?), arraySlice(?, 1, length(lsh_bands))) \
                      AND arrayCount((x, y) -> x = y, minhash_sig, ?) / ? >= ?"
                 }
                 CandidateFilter::SharesToken { .. } => " AND hasAny(token_set, ?)",
@@ -142,15 +225,6 @@ impl ClickHouseStore {
         let mut query = self.client().query(&sql).bind(kb.as_str());
         match base {
             CandidateBase::All => {}
-            CandidateBase::SimilarityBound {
-                symbol_counts,
-                stm_length,
-                threshold,
-            } => {
-                query = bind_overlap(query, kb, symbol_counts)
-                    .bind(threshold - BOUND_SLACK)
-                    .bind(*stm_length);
-            }
             CandidateBase::FirstToken(symbol) => query = query.bind(symbol.as_str()),
         }
         for filter in filters {
@@ -171,7 +245,7 @@ impl ClickHouseStore {
                     signature,
                     threshold,
                 } => query
-                    .bind(kb.as_str())
+                    .bind(bands.len() as u64)
                     .bind(bands)
                     .bind(signature)
                     .bind(signature.len().max(1) as f64)
@@ -181,18 +255,4 @@ impl ClickHouseStore {
         }
         self.bounded(query.fetch_all::<CandidateBody>()).await
     }
-}
-
-fn bind_overlap(
-    query: clickhouse::query::Query,
-    kb: &KbId,
-    symbol_counts: &[(String, u32)],
-) -> clickhouse::query::Query {
-    let symbols: Vec<&str> = symbol_counts.iter().map(|(s, _)| s.as_str()).collect();
-    let counts: Vec<u32> = symbol_counts.iter().map(|(_, c)| *c).collect();
-    query
-        .bind(&symbols)
-        .bind(counts)
-        .bind(kb.as_str())
-        .bind(&symbols)
 }

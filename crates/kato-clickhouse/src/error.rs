@@ -7,6 +7,9 @@ pub enum ClickHouseError {
     /// ClickHouse did not answer a call in time (it hangs, or is far too slow).
     #[error("clickhouse did not finish within {} ms", .0.as_millis())]
     Timeout(std::time::Duration),
+    /// A [`BodyStream`](crate::BodyStream) was read again after it had failed.
+    #[error("the body stream failed earlier and has been abandoned")]
+    StreamFailed,
     /// A pattern name that is not 40 lowercase hex digits.
     #[error("invalid pattern name {0:?}: expected 40 lowercase hex digits")]
     InvalidPatternName(String),

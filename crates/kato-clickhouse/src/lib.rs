@@ -12,13 +12,13 @@ pub mod schema;
 mod topology;
 mod writer;
 
-pub use candidates::{CandidateBase, CandidateBody, CandidateFilter};
+pub use candidates::{BodyStream, CandidateBase, CandidateBody, CandidateFilter};
 pub use clickhouse::Client;
 pub use error::ClickHouseError;
 pub use group_commit::{
     BatchObserver, BatchSink, GroupCommit, GroupCommitConfig, GroupCommitError,
 };
-pub use rows::{LearnLogRow, LshBucketRow, NAME_BYTES, PatternRow, SymbolIndexRow, name_bytes};
+pub use rows::{LearnLogRow, NAME_BYTES, PatternRow, name_bytes};
 pub use topology::Topology;
 pub use writer::{ClickHouseStore, ClickHouseWriter, DEFAULT_TIMEOUT, PatternWrite};
 

@@ -28,40 +28,12 @@ pub struct PatternRow {
     pub last_token: String,
 }
 
-/// A `symbol_index` row: symbol `symbol` occurs `count` times in pattern `name`.
-#[derive(Debug, Clone, PartialEq, Eq, Row, Serialize)]
-pub struct SymbolIndexRow<'a> {
-    /// The kb.
-    pub kb_id: &'a str,
-    /// The symbol.
-    pub symbol: &'a str,
-    /// The pattern name as its 20 SHA-1 bytes (see [`name_bytes`]).
-    pub name: [u8; NAME_BYTES],
-    /// Occurrences of the symbol in the pattern.
-    pub count: u32,
-    /// The pattern's length (symbols with duplicates), for the similarity bound.
-    pub length: u32,
-}
-
-/// An `lsh_buckets` row: band `band_index` of pattern `name` hashes to `band_hash`.
-#[derive(Debug, Clone, PartialEq, Eq, Row, Serialize)]
-pub struct LshBucketRow<'a> {
-    /// The kb.
-    pub kb_id: &'a str,
-    /// Which band.
-    pub band_index: u8,
-    /// The band's hash.
-    pub band_hash: u64,
-    /// The pattern name as its 20 SHA-1 bytes.
-    pub name: [u8; NAME_BYTES],
-}
-
-/// Bytes of a pattern name in the index tables (`FixedString(20)`).
+/// Bytes of a pattern name: the SHA-1 digest a bare name spells in hex.
 pub const NAME_BYTES: usize = 20;
 
-/// The 20 bytes of a bare 40-hex pattern name, as the index tables store it (half the bytes of
-/// the hex text, and index rows are most of what a learn writes); `None` if `name` is not 40
-/// lowercase hex digits. SQL turns them back into the name with `lower(hex(name))`.
+/// The 20 bytes of a bare 40-hex pattern name; `None` if `name` is not 40 lowercase hex
+/// digits. The writer refuses a name this does not decode (every stored name is one), and a
+/// compact index can keep names as these bytes.
 pub fn name_bytes(name: &str) -> Option<[u8; NAME_BYTES]> {
     fn digit(c: u8) -> Option<u8> {
         match c {

@@ -124,6 +124,16 @@ const MIGRATIONS: &[Migration] = &[
         SETTINGS max_partitions_per_insert_block = 0",
         ],
     },
+    Migration {
+        version: 3,
+        description: "drop symbol_index and lsh_buckets (the resident index replaced them)",
+        // Predictions search an in-memory index built from patterns_data, which keeps every
+        // column the two tables indexed (token_set, lsh_bands), so nothing is lost.
+        statements: &[
+            "DROP TABLE IF EXISTS {db}.symbol_index SYNC",
+            "DROP TABLE IF EXISTS {db}.lsh_buckets SYNC",
+        ],
+    },
 ];
 
 /// The newest schema version this build knows.

@@ -187,7 +187,7 @@ pub(crate) fn bind_placeholders(
 mod tests {
     use super::*;
 
-    const TABLE: &str = "CREATE TABLE IF NOT EXISTS {db}.symbol_index (
+    const TABLE: &str = "CREATE TABLE IF NOT EXISTS {db}.learn_log (
             kb_id LowCardinality(String),
             name String
         )
@@ -212,7 +212,7 @@ mod tests {
         assert_eq!(rendered.len(), 2);
         assert!(
             rendered[0].starts_with(
-                "CREATE TABLE IF NOT EXISTS {db}.symbol_index_local ON CLUSTER {cluster} ("
+                "CREATE TABLE IF NOT EXISTS {db}.learn_log_local ON CLUSTER {cluster} ("
             ),
             "{}",
             rendered[0]
@@ -226,9 +226,9 @@ mod tests {
         );
         assert_eq!(
             rendered[1],
-            "CREATE TABLE IF NOT EXISTS {db}.symbol_index ON CLUSTER {cluster} \
-             AS {db}.symbol_index_local \
-             ENGINE = Distributed({cluster}, {db}, symbol_index_local, cityHash64(kb_id))"
+            "CREATE TABLE IF NOT EXISTS {db}.learn_log ON CLUSTER {cluster} \
+             AS {db}.learn_log_local \
+             ENGINE = Distributed({cluster}, {db}, learn_log_local, cityHash64(kb_id))"
         );
     }
 

@@ -11,7 +11,7 @@ use kato_core::KbId;
 
 use crate::ClickHouseError;
 use crate::group_commit::{BatchSink, Finished, GroupCommit, GroupCommitConfig, GroupCommitError};
-use crate::rows::{LearnLogRow, LshBucketRow, PatternRow, SymbolIndexRow, name_bytes};
+use crate::rows::{LearnLogRow, PatternRow, name_bytes};
 use crate::schema;
 use crate::topology::Topology;
 
@@ -20,15 +20,14 @@ use crate::topology::Topology;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Every table that holds rows of a kb (each is partitioned by kb_id).
-const KB_TABLES: [&str; 4] = ["patterns_data", "symbol_index", "lsh_buckets", "learn_log"];
+const KB_TABLES: [&str; 2] = ["patterns_data", "learn_log"];
 
-/// What one learn writes to ClickHouse: the pattern body with its index rows, and the log row.
+/// What one learn writes to ClickHouse: the pattern body and the log row (two rows; there
+/// are no per-symbol or per-band index rows).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PatternWrite {
     /// The pattern body.
     pub pattern: PatternRow,
-    /// (symbol, count in the pattern) for each distinct symbol.
-    pub symbol_counts: Vec<(String, u32)>,
     /// The log entry; its `seq` is assigned at commit (whatever is given is replaced).
     pub learn: LearnLogRow,
 }
@@ -109,10 +108,12 @@ impl ClickHouseStore {
         &self,
         call: impl Future<Output = Result<T, E>>,
     ) -> Result<T, ClickHouseError> {
-        match tokio::time::timeout(self.timeout, call).await {
-            Ok(outcome) => outcome.map_err(Into::into),
-            Err(_) => Err(ClickHouseError::Timeout(self.timeout)),
-        }
+        within(self.timeout, call).await
+    }
+
+    /// The timeout of every call.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// The database this store writes to.
@@ -125,20 +126,18 @@ impl ClickHouseStore {
         &self.client
     }
 
-    /// Writes a batch: one INSERT per table. Pattern rows, symbol index and LSH buckets go in
-    /// parallel; the learn log goes last, only after the other three were acknowledged, so a
-    /// logged learn always has its body (a crash can leave a body without a log row, which
-    /// `kato-kb`'s verify reports and rehydrate removes, never the reverse). Returns each
-    /// write's log sequence number, in order; resolves only after every insert was
-    /// acknowledged.
+    /// Writes a batch: one INSERT of the bodies into `patterns_data`, then, only once that was
+    /// acknowledged, one INSERT of the learn log, so a logged learn always has its body (a
+    /// crash can leave a body without a log row, which `kato-kb`'s verify reports and
+    /// rehydrate removes, never the reverse). Returns each write's log sequence number, in
+    /// order; resolves only after both inserts were acknowledged.
     pub async fn insert_batch(&self, writes: &[PatternWrite]) -> Result<Vec<u64>, ClickHouseError> {
         if writes.is_empty() {
             return Ok(Vec::new());
         }
-        let names = writes
-            .iter()
-            .map(|w| checked_name_bytes(&w.pattern.name))
-            .collect::<Result<Vec<_>, _>>()?;
+        for write in writes {
+            checked_name(&write.pattern.name)?;
+        }
         let seqs: Vec<u64> = writes.iter().map(|_| self.sequence.next()).collect();
         // Rows of one kb next to each other: one block per partition.
         let mut order: Vec<usize> = (0..writes.len()).collect();
@@ -148,47 +147,6 @@ impl ClickHouseStore {
             let mut insert = self.client.insert::<PatternRow>("patterns_data").await?;
             for &i in &order {
                 insert.write(&writes[i].pattern).await?;
-            }
-            insert.end().await
-        };
-        let symbols = async {
-            let mut insert = self
-                .client
-                .insert::<SymbolIndexRow<'_>>("symbol_index")
-                .await?;
-            for &i in &order {
-                let pattern = &writes[i].pattern;
-                for (symbol, count) in &writes[i].symbol_counts {
-                    insert
-                        .write(&SymbolIndexRow {
-                            kb_id: &pattern.kb_id,
-                            symbol,
-                            name: names[i],
-                            count: *count,
-                            length: pattern.length,
-                        })
-                        .await?;
-                }
-            }
-            insert.end().await
-        };
-        let bands = async {
-            let mut insert = self
-                .client
-                .insert::<LshBucketRow<'_>>("lsh_buckets")
-                .await?;
-            for &i in &order {
-                let pattern = &writes[i].pattern;
-                for (band_index, band_hash) in (0..=u8::MAX).zip(&pattern.lsh_bands) {
-                    insert
-                        .write(&LshBucketRow {
-                            kb_id: &pattern.kb_id,
-                            band_index,
-                            band_hash: *band_hash,
-                            name: names[i],
-                        })
-                        .await?;
-                }
             }
             insert.end().await
         };
@@ -202,7 +160,7 @@ impl ClickHouseStore {
             insert.end().await
         };
         self.bounded(async {
-            tokio::try_join!(patterns, symbols, bands)?;
+            patterns.await?;
             log.await
         })
         .await?;
@@ -285,7 +243,7 @@ impl ClickHouseStore {
     }
 
     /// Names of `kb`'s pattern bodies that no learn-log row accounts for (left by a learn that
-    /// failed or crashed between the body inserts and the log insert), sorted.
+    /// failed or crashed between the body insert and the log insert), sorted.
     pub async fn orphan_pattern_names(&self, kb: &KbId) -> Result<Vec<String>, ClickHouseError> {
         self.bounded(
             self.client
@@ -300,8 +258,8 @@ impl ClickHouseStore {
         .await
     }
 
-    /// Deletes the named patterns' bodies, index rows and LSH rows from `kb` (a synchronous
-    /// mutation: a repair tool, not a hot path).
+    /// Deletes the named patterns' bodies from `kb` (a synchronous mutation: a repair tool, not
+    /// a hot path).
     pub async fn delete_pattern_bodies(
         &self,
         kb: &KbId,
@@ -310,23 +268,17 @@ impl ClickHouseStore {
         if names.is_empty() {
             return Ok(());
         }
-        for (table, name) in [
-            ("patterns_data", "name"),
-            ("symbol_index", "lower(hex(name))"),
-            ("lsh_buckets", "lower(hex(name))"),
-        ] {
-            // mutations_sync = 2: done on every replica before this answers.
-            let rest =
-                format!("DELETE WHERE kb_id = ? AND has(?, {name}) SETTINGS mutations_sync = 2");
-            self.bounded(
-                self.alter(table, &rest)
-                    .bind(kb.as_str())
-                    .bind(names)
-                    .execute(),
+        // mutations_sync = 2: done on every replica before this answers.
+        self.bounded(
+            self.alter(
+                "patterns_data",
+                "DELETE WHERE kb_id = ? AND has(?, name) SETTINGS mutations_sync = 2",
             )
-            .await?;
-        }
-        Ok(())
+            .bind(kb.as_str())
+            .bind(names)
+            .execute(),
+        )
+        .await
     }
 
     /// The learn log of `kb` in commit order (duplicate rows collapse to one).
@@ -344,8 +296,23 @@ impl ClickHouseStore {
     }
 }
 
-fn checked_name_bytes(name: &str) -> Result<[u8; crate::NAME_BYTES], ClickHouseError> {
-    name_bytes(name).ok_or_else(|| ClickHouseError::InvalidPatternName(name.to_owned()))
+/// `call`, failing with [`ClickHouseError::Timeout`] if it does not finish within `timeout`.
+pub(crate) async fn within<T, E: Into<ClickHouseError>>(
+    timeout: Duration,
+    call: impl Future<Output = Result<T, E>>,
+) -> Result<T, ClickHouseError> {
+    match tokio::time::timeout(timeout, call).await {
+        Ok(outcome) => outcome.map_err(Into::into),
+        Err(_) => Err(ClickHouseError::Timeout(timeout)),
+    }
+}
+
+/// Refuses a pattern name that is not 40 lowercase hex digits.
+fn checked_name(name: &str) -> Result<(), ClickHouseError> {
+    match name_bytes(name) {
+        Some(_) => Ok(()),
+        None => Err(ClickHouseError::InvalidPatternName(name.to_owned())),
+    }
 }
 
 /// Learn-log sequence numbers: nanoseconds since the epoch, forced to increase, so the numbers
@@ -406,11 +373,11 @@ impl ClickHouseWriter {
         &self.store
     }
 
-    /// Writes one pattern (with its index rows and log row); resolves after ClickHouse
+    /// Writes one pattern (its body and log row); resolves after ClickHouse
     /// acknowledged the batch that carried it. Returns the learn's log sequence number.
     pub async fn write_pattern(&self, write: PatternWrite) -> Result<u64, ClickHouseError> {
         // Checked here so a bad name fails its own caller, not the batch it would have joined.
-        checked_name_bytes(&write.pattern.name)?;
+        checked_name(&write.pattern.name)?;
         self.group
             .submit(write)
             .await
@@ -424,7 +391,7 @@ impl ClickHouseWriter {
     ) -> Vec<Result<u64, ClickHouseError>> {
         let checks: Vec<Result<(), ClickHouseError>> = writes
             .iter()
-            .map(|w| checked_name_bytes(&w.pattern.name).map(drop))
+            .map(|w| checked_name(&w.pattern.name))
             .collect();
         let valid = writes
             .into_iter()

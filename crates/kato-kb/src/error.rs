@@ -33,6 +33,26 @@ pub enum KbError {
     /// The group-committed batch that carried this learn failed.
     #[error("{0}")]
     Batch(Arc<KbError>),
+    /// The kb's resident index alone needs more than the memory budget of every resident
+    /// index (`ResidentConfig::memory_budget`).
+    #[error(
+        "the resident index of kb {kb} needs {bytes} bytes, more than the budget of {budget} bytes for all resident indexes"
+    )]
+    IndexOverBudget {
+        /// The kb.
+        kb: String,
+        /// What its index held when the load stopped.
+        bytes: usize,
+        /// The budget.
+        budget: usize,
+    },
+    /// The kb's resident index was evicted again and again between catching up and searching:
+    /// the memory budget is too small for the kbs searched at once.
+    #[error("the resident index of kb {0} was evicted before it could be searched")]
+    IndexEvicted(String),
+    /// The resident index refused a stored value (a bug or foreign data in a store).
+    #[error("resident index: {0}")]
+    Index(#[from] kato_index::IndexError),
     /// The learn writer task is gone (the runtime is shutting down).
     #[error("the learn writer has stopped")]
     WriterStopped,
@@ -45,6 +65,8 @@ pub enum ErrorKind {
     BadInput,
     /// A store failed or is unreachable; the call may succeed later.
     Unavailable,
+    /// The kb does not fit this process's resident-index memory budget.
+    OverBudget,
 }
 
 impl KbError {
@@ -61,6 +83,9 @@ impl KbError {
             KbError::ClickHouse(_) | KbError::Redis(_) | KbError::WriterStopped => {
                 ErrorKind::Unavailable
             }
+            KbError::IndexOverBudget { .. } | KbError::IndexEvicted(_) => ErrorKind::OverBudget,
+            // Stored data the index cannot take: the stores hold something they should not.
+            KbError::Index(_) => ErrorKind::Unavailable,
         }
     }
 }

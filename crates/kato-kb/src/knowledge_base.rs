@@ -18,6 +18,7 @@ use serde_json::{Map, Value};
 use crate::KbError;
 use crate::metadata::accumulate_metadata;
 use crate::records::LearnRecords;
+use crate::resident::{Resident, ResidentConfig};
 
 /// The schema lock's lease, renewed while held: a process that dies holding it frees it this
 /// long after its last renewal.
@@ -54,6 +55,8 @@ pub struct KnowledgeBaseConfig {
     pub minhash: MinHashConfig,
     /// Told the size of every learn batch (for metrics); `None` for nobody.
     pub learn_batch_observer: Option<BatchObserver>,
+    /// How the resident indexes predictions search are kept.
+    pub resident: ResidentConfig,
 }
 
 impl KnowledgeBaseConfig {
@@ -69,6 +72,7 @@ impl KnowledgeBaseConfig {
             redis: RedisConfig::default(),
             minhash: MinHashConfig::default(),
             learn_batch_observer: None,
+            resident: ResidentConfig::default(),
         }
     }
 }
@@ -134,10 +138,11 @@ struct Inner {
     redis: RedisWriter,
     minhasher: MinHasher,
     learner: GroupCommit<LearnSink>,
+    resident: Resident,
 }
 
-/// One group commit over both stores: the batch goes to ClickHouse (bodies, index, LSH, then
-/// the learn log; the first phase) and, once acknowledged, to Redis in the same order (the
+/// One group commit over both stores: the batch goes to ClickHouse (bodies, then the learn
+/// log; the first phase) and, once acknowledged, to Redis in the same order (the
 /// second phase, which overlaps the next batch's ClickHouse insert). Batches reach Redis in
 /// learn-log order, which is what lets a replay of the log reproduce it exactly.
 #[derive(Debug, Clone)]
@@ -212,6 +217,7 @@ impl KnowledgeBase {
                 redis,
                 minhasher: MinHasher::new(config.minhash),
                 learner,
+                resident: Resident::new(config.resident),
             }),
         })
     }
@@ -229,6 +235,19 @@ impl KnowledgeBase {
     /// The Redis side, for reads this facade does not wrap.
     pub fn redis(&self) -> &RedisWriter {
         &self.inner.redis
+    }
+
+    pub(crate) fn resident(&self) -> &Resident {
+        &self.inner.resident
+    }
+
+    pub(crate) fn minhasher(&self) -> &MinHasher {
+        &self.inner.minhasher
+    }
+
+    /// What the resident indexes of this process hold and have done.
+    pub fn index_stats(&self) -> crate::IndexStats {
+        self.inner.resident.stats()
     }
 
     /// Learns `pattern` into `kb`. A pattern of fewer than two symbols is not stored (the
@@ -269,7 +288,26 @@ impl KnowledgeBase {
                 context.persistence,
             )?);
         }
-        let mut outcomes = self.inner.learner.submit_many(records).await.into_iter();
+        let bodies: Vec<(String, Vec<Vec<String>>)> = records
+            .iter()
+            .map(|r| {
+                (
+                    r.write.pattern.name.clone(),
+                    r.write.pattern.pattern_data.clone(),
+                )
+            })
+            .collect();
+        let outcomes = self.inner.learner.submit_many(records).await;
+        // This process's own learns reach its resident index at once (the feed would bring
+        // them too, at the price of a ClickHouse read).
+        let acknowledged: Vec<(String, Vec<Vec<String>>)> = bodies
+            .into_iter()
+            .zip(&outcomes)
+            .filter(|(_, outcome)| outcome.is_ok())
+            .map(|(body, _)| body)
+            .collect();
+        self.inner.resident.apply_own(kb, &acknowledged);
+        let mut outcomes = outcomes.into_iter();
         patterns
             .iter()
             .map(|pattern| {
@@ -324,10 +362,15 @@ impl KnowledgeBase {
     }
 
     /// Removes everything of `kb` from both stores (its partitions, learn log included, and
-    /// every key under its Redis prefix); no other kb is touched.
+    /// every key under its Redis prefix); no other kb is touched. Every resident index of the
+    /// kb, in any process, rebuilds before its next search (its generation is gone).
     pub async fn clear_all(&self, kb: &KbId) -> Result<(), KbError> {
+        self.inner.resident.forget(kb);
         self.inner.clickhouse.delete_all_patterns(kb).await?;
         self.inner.redis.delete_all_metadata(kb).await?;
+        // The SCAN above may miss a generation a search set while it ran.
+        self.inner.redis.reset_index_generation(kb).await?;
+        self.inner.resident.forget(kb);
         Ok(())
     }
 

@@ -5,7 +5,7 @@
 //! span both stores:
 //!
 //! - **Order of a learn.** Concurrent learns are group-committed: one batch goes to ClickHouse
-//!   (pattern bodies, symbol index and LSH rows in parallel, then the learn log), and only after
+//!   (pattern bodies, then the learn log), and only after
 //!   ClickHouse acknowledged it, to Redis (one atomic script per run of learns of a kb), in the
 //!   same order. A learn is acknowledged only after both.
 //! - **Crash consistency.** A crash or store failure before the learn-log insert leaves at most
@@ -23,6 +23,7 @@ pub mod metadata;
 mod predict;
 pub mod records;
 mod repair;
+mod resident;
 mod session_config;
 
 pub use error::{ErrorKind, KbError};
@@ -32,4 +33,5 @@ pub use knowledge_base::{
 };
 pub use predict::{CandidateQuery, candidate_query};
 pub use repair::{RehydrateReport, VerifyReport};
+pub use resident::{IndexStats, ResidentConfig};
 pub use session_config::{FilterStage, PredictionSettings, SessionConfig};

@@ -1,23 +1,19 @@
-//! `KnowledgeBase::predict`: candidates from ClickHouse by indexed search, their Redis values
-//! and the kb's statistics, then kato-core's pure matching, metrics and ranking.
+//! `KnowledgeBase::predict`: the pruned candidates from the kb's resident index, their Redis
+//! values and the kb's statistics, then kato-core's metrics and ranking.
 
-use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use kato_clickhouse::{CandidateBase, CandidateBody, CandidateFilter};
-use kato_core::matching::{PatternMatch, TokenMatcher, match_pattern};
-use kato_core::predict::{
-    Candidate, KbStatistics, Predictions, pre_potential_of, pre_potential_upper_bound, predict,
-    predict_matched, pruning_order,
-};
+use kato_core::predict::{Candidate, KbStatistics, Predictions, predict, predict_matched};
 use kato_core::{KbId, MinHashConfig, MinHasher};
+use kato_index::{Filter, Found};
 
 use crate::session_config::{FilterStage, PredictionSettings};
 use crate::{KbError, KnowledgeBase};
 
-/// Slack for comparing a computed pre-potential with a bound: both are floating point, so a
-/// tie in exact arithmetic may differ in the last bits; erring on reading more is safe.
-const BOUND_SLACK: f64 = 1e-9;
+/// How many times a search retries when its kb's index was evicted between catching up and
+/// searching (another kb's load needed the memory).
+const EVICTED_RETRIES: usize = 3;
 
 /// How a request's candidates are found (see [`candidate_query`]).
 #[derive(Debug, Clone, PartialEq)]
@@ -31,14 +27,13 @@ pub struct CandidateQuery {
 impl KnowledgeBase {
     /// Predictions for `stm` (events, symbols as observed into the STM) over `kb`'s patterns.
     ///
-    /// Candidates come from ClickHouse by indexed search: in token mode with
-    /// `recall_threshold > 0` the symbol index returns exactly the patterns whose similarity
-    /// upper bound reaches the threshold, a superset of those that can match, and they are
-    /// scored in decreasing order of a pre-potential bound only as far as the 3 x
-    /// `max_predictions` pruning needs, so the result equals scoring every pattern of the kb.
-    /// Character mode, fuzzy tokens and `recall_threshold = 0` (every pattern qualifies) read
-    /// the kb's whole partition and match every body, so their cost grows with the kb; only
-    /// the pruning set's values are read from Redis.
+    /// Candidates come from the kb's resident index (loaded from ClickHouse on first use and
+    /// caught up with every learn acknowledged before the call, by any process): in exact
+    /// token mode with `recall_threshold > 0` a bounded search finds the 3 x
+    /// `max_predictions` pruned set without matching most candidates; character mode, fuzzy
+    /// tokens and `recall_threshold = 0` match every pattern in memory, so their cost grows
+    /// with the kb. Only the pruned set's values are read from Redis. The result equals
+    /// [`Self::predict_exhaustive`]'s.
     pub async fn predict(
         &self,
         kb: &KbId,
@@ -48,9 +43,8 @@ impl KnowledgeBase {
         Ok(self.predict_counted(kb, stm, settings).await?.0)
     }
 
-    /// [`KnowledgeBase::predict`], and how many candidate bodies it matched (what the request
-    /// cost, for benchmarks and diagnostics): on the bound-ordered path only those scored before
-    /// the early stop, elsewhere every body read.
+    /// [`KnowledgeBase::predict`], and how many patterns it matched (what the request cost,
+    /// for benchmarks and diagnostics).
     pub async fn predict_counted(
         &self,
         kb: &KbId,
@@ -61,34 +55,66 @@ impl KnowledgeBase {
             return Ok((Predictions::default(), 0));
         };
         self.check_minhash_scheme(&query, settings)?;
-        let bodies = self
-            .clickhouse()
-            .candidates(kb, &query.base, &query.filters)
-            .await?;
-        let (matched, scored) = match &query.base {
-            // The single-symbol path ranks by frequency, which only Redis knows.
-            CandidateBase::FirstToken(_) => {
-                let scored = bodies.len();
-                return Ok((self.predict_from(kb, stm, bodies, settings).await?, scored));
+        let mut search = None;
+        for _ in 0..EVICTED_RETRIES {
+            let slot = self
+                .resident()
+                .fresh(kb, self.clickhouse(), self.redis())
+                .await?;
+            let this = self.clone();
+            let stm = stm.to_vec();
+            let settings = settings.clone();
+            let filters = query.filters.clone();
+            let task = tokio::task::spawn_blocking(move || {
+                let filters: Vec<Filter<'_>> = filters
+                    .into_iter()
+                    .map(|filter| index_filter(filter, this.minhasher()))
+                    .collect();
+                let query = kato_index::Query {
+                    stm: &stm,
+                    matching: &settings.predict.matching,
+                    max_predictions: settings.predict.max_predictions,
+                    filters: &filters,
+                };
+                let guard = slot
+                    .index
+                    .read()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                guard.as_ref().map(|loaded| loaded.index.search(&query))
+            });
+            match task.await {
+                Ok(Some(found)) => {
+                    search = Some(found);
+                    break;
+                }
+                Ok(None) => continue,
+                Err(error) => std::panic::resume_unwind(error.into_panic()),
             }
-            CandidateBase::SimilarityBound { .. }
-                if settings.predict.matching.fuzzy_token_threshold <= 0.0 =>
-            {
-                best_by_bound(stm, bodies, settings)
-            }
-            // Character mode, fuzzy tokens, `recall_threshold = 0`: every body is matched, but
-            // only the pruning set reaches Redis.
-            _ => {
-                let scored = bodies.len();
-                (best_by_match(stm, bodies, settings), scored)
-            }
+        }
+        let Some(search) = search else {
+            return Err(KbError::IndexEvicted(kb.to_string()));
         };
-        let (found, bodies): (Vec<_>, Vec<_>) = matched.into_iter().unzip();
-        let candidates = self.with_redis_values(kb, bodies).await?;
-        let statistics = self.statistics(kb, stm, &candidates, settings).await?;
-        let matched = candidates.into_iter().zip(found).collect();
-        let predictions = predict_matched(stm, matched, &statistics, &settings.predict);
-        Ok((predictions, scored))
+        let matched_count = search.matched;
+        match search.found {
+            Found::SingleSymbol(bodies) => {
+                let bodies = bodies.into_iter().map(candidate_body).collect();
+                Ok((
+                    self.predict_from(kb, stm, bodies, settings).await?,
+                    matched_count,
+                ))
+            }
+            Found::Matched(matched) => {
+                let (bodies, found): (Vec<_>, Vec<_>) = matched
+                    .into_iter()
+                    .map(|(body, found)| (candidate_body(body), found))
+                    .unzip();
+                let candidates = self.with_redis_values(kb, bodies).await?;
+                let statistics = self.statistics(kb, stm, &candidates, settings).await?;
+                let matched = candidates.into_iter().zip(found).collect();
+                let predictions = predict_matched(stm, matched, &statistics, &settings.predict);
+                Ok((predictions, matched_count))
+            }
+        }
     }
 
     /// Predictions from every pattern of `kb` (the session's filter stages still apply) without
@@ -104,14 +130,9 @@ impl KnowledgeBase {
             return Ok(Predictions::default());
         };
         self.check_minhash_scheme(&query, settings)?;
-        let base = match query.base {
-            // The single-symbol path's first-token rule is the path's definition, not an index.
-            first @ CandidateBase::FirstToken(_) => first,
-            CandidateBase::All | CandidateBase::SimilarityBound { .. } => CandidateBase::All,
-        };
         let bodies = self
             .clickhouse()
-            .candidates(kb, &base, &query.filters)
+            .candidates(kb, &query.base, &query.filters)
             .await?;
         self.predict_from(kb, stm, bodies, settings).await
     }
@@ -249,159 +270,38 @@ impl KnowledgeBase {
     }
 }
 
-/// The candidates the 3 x `max_predictions` pruning can keep, found without scoring every body
-/// that passed the similarity bound: bodies are scored in decreasing order of
-/// [`pre_potential_upper_bound`] until more than the pruning set passed and the set's worst
-/// pre-potential exceeds the next bound; no candidate left unscored can then enter the pruned
-/// set, so the predictions equal those of scoring them all. Returns the matches and bodies
-/// handed on (at most the pruning set and one more) and how many bodies were scored.
-///
-/// Exact token mode only (the similarity-bound path, not fuzzy). Scoring computes only the
-/// numbers `_pre_potential` needs ([`TokenMatcher::scores`], equal to [`match_pattern`]'s); the
-/// full match is built for the bodies handed on alone.
-fn best_by_bound(
-    stm: &[Vec<String>],
-    bodies: Vec<CandidateBody>,
-    settings: &PredictionSettings,
-) -> (Vec<(PatternMatch, CandidateBody)>, usize) {
-    let matching = &settings.predict.matching;
-    let matcher = TokenMatcher::new(stm);
-    let stm_length = u32::try_from(stm.iter().map(Vec::len).sum::<usize>()).unwrap_or(u32::MAX);
-    let bounds: Vec<f64> = bodies
-        .iter()
-        .map(|body| {
-            let length = body.pattern_data.iter().map(Vec::len).sum::<usize>();
-            let length = u32::try_from(length).unwrap_or(u32::MAX);
-            let overlap = matcher.overlap(&body.pattern_data);
-            pre_potential_upper_bound(overlap, length, stm_length)
-        })
-        .collect();
-    // Equal bounds may come in any order: the stop test compares values only.
-    let mut order: Vec<usize> = (0..bodies.len()).collect();
-    order.sort_unstable_by(|&a, &b| bounds[b].total_cmp(&bounds[a]));
-    // The pruning keeps the first `3 * max_predictions` in pruning order; one more candidate
-    // handed on makes it prune exactly when it would over every candidate.
-    let kept = settings.predict.max_predictions.saturating_mul(3);
-    // The best `kept` so far, the worst on top, and one that ranks after all of them.
-    let mut best: BinaryHeap<Ranked<'_>> = BinaryHeap::with_capacity(kept + 1);
-    let mut beyond: Option<Ranked<'_>> = None;
-    let mut scored = 0;
-    for &index in &order {
-        if best.len() == kept
-            && beyond.is_some()
-            && best
-                .peek()
-                .is_some_and(|worst| worst.pre_potential > bounds[index] + BOUND_SLACK)
-        {
-            break;
-        }
-        scored += 1;
-        let body = &bodies[index];
-        let Some(scores) = matcher.scores(&body.pattern_data, matching.recall_threshold) else {
-            continue;
-        };
-        best.push(Ranked {
-            pre_potential: pre_potential_of(scores),
-            similarity: scores.similarity,
-            name: &body.name,
-            index,
-        });
-        if best.len() > kept {
-            // The dropped one ranks after every candidate `best` will hold (its worst only
-            // improves), so any of them can be the extra one.
-            let dropped = best.pop();
-            beyond = beyond.or(dropped);
-        }
-    }
-    let handed: Vec<usize> = best.into_iter().chain(beyond).map(|r| r.index).collect();
-    let mut bodies: Vec<Option<CandidateBody>> = bodies.into_iter().map(Some).collect();
-    let matched = handed
-        .into_iter()
-        .filter_map(|index| {
-            let body = bodies[index].take()?;
-            // `Some` for each: `scores` kept them, and it drops exactly what this drops.
-            match_pattern(&body.pattern_data, stm, matching).map(|found| (found, body))
-        })
-        .collect();
-    (matched, scored)
-}
-
-/// Every body [`match_pattern`] keeps, cut to the first 3 x `max_predictions` + 1 in
-/// [`pruning_order`]: what [`predict_matched`] needs to predict exactly as over all of them.
-fn best_by_match(
-    stm: &[Vec<String>],
-    bodies: Vec<CandidateBody>,
-    settings: &PredictionSettings,
-) -> Vec<(PatternMatch, CandidateBody)> {
-    let matching = &settings.predict.matching;
-    let kept = settings
-        .predict
-        .max_predictions
-        .saturating_mul(3)
-        .saturating_add(1);
-    let matched: Vec<(PatternMatch, CandidateBody)> = bodies
-        .into_iter()
-        .filter_map(|body| match_pattern(&body.pattern_data, stm, matching).map(|m| (m, body)))
-        .collect();
-    if matched.len() <= kept {
-        return matched;
-    }
-    // The best `kept`, the worst on top.
-    let mut best: BinaryHeap<Ranked<'_>> = BinaryHeap::with_capacity(kept + 1);
-    for (index, (found, body)) in matched.iter().enumerate() {
-        best.push(Ranked {
-            pre_potential: pre_potential_of(found.scores()),
-            similarity: found.similarity,
-            name: &body.name,
-            index,
-        });
-        if best.len() > kept {
-            best.pop();
-        }
-    }
-    let mut keep = vec![false; matched.len()];
-    for ranked in best {
-        keep[ranked.index] = true;
-    }
-    matched
-        .into_iter()
-        .zip(keep)
-        .filter_map(|(entry, kept)| kept.then_some(entry))
-        .collect()
-}
-
-/// A scored candidate in the pruning order ([`pruning_order`]): a greater one ranks later.
-#[derive(Debug)]
-struct Ranked<'b> {
-    pre_potential: f64,
-    similarity: f64,
-    name: &'b str,
-    /// Its place in the bodies.
-    index: usize,
-}
-
-impl Ord for Ranked<'_> {
-    fn cmp(&self, other: &Self) -> Ordering {
-        pruning_order(
-            (self.pre_potential, self.similarity, self.name),
-            (other.pre_potential, other.similarity, other.name),
-        )
+fn candidate_body(body: kato_index::Body) -> CandidateBody {
+    CandidateBody {
+        name: body.name,
+        pattern_data: body.events,
     }
 }
 
-impl PartialOrd for Ranked<'_> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
+/// A filter stage as the index applies it (the same set as its SQL form).
+fn index_filter(filter: CandidateFilter, hasher: &MinHasher) -> Filter<'_> {
+    match filter {
+        CandidateFilter::Length { min, max } => Filter::Length { min, max },
+        CandidateFilter::Jaccard {
+            threshold,
+            min_overlap,
+            ..
+        } => Filter::Jaccard {
+            threshold,
+            min_overlap,
+        },
+        CandidateFilter::MinHash {
+            bands,
+            signature,
+            threshold,
+        } => Filter::MinHash {
+            hasher,
+            signature,
+            bands,
+            threshold,
+        },
+        CandidateFilter::SharesToken { .. } => Filter::SharesToken,
     }
 }
-
-impl PartialEq for Ranked<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-
-impl Eq for Ranked<'_> {}
 
 fn parse_emotives(entry: &str) -> Result<BTreeMap<String, f64>, KbError> {
     serde_json::from_str(entry).map_err(|e| KbError::InvalidInput {
@@ -428,21 +328,13 @@ pub fn candidate_query(
         }
         _ => {}
     }
-    let matching = &settings.predict.matching;
-    let mut counts: BTreeMap<&String, u32> = BTreeMap::new();
-    for symbol in &flat {
-        *counts.entry(symbol).or_default() += 1;
-    }
-    let base = if matching.use_token_matching && matching.recall_threshold > 0.0 {
-        CandidateBase::SimilarityBound {
-            symbol_counts: counts.iter().map(|(s, c)| ((*s).clone(), *c)).collect(),
-            stm_length: u32::try_from(flat.len()).unwrap_or(u32::MAX),
-            threshold: matching.recall_threshold,
-        }
-    } else {
-        CandidateBase::All
-    };
-    let tokens: Vec<String> = counts.keys().map(|s| (*s).clone()).collect();
+    let base = CandidateBase::All;
+    let tokens: Vec<String> = flat
+        .iter()
+        .map(|s| (*s).clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let mut filters = Vec::new();
     for stage in &settings.filter_pipeline {
         match stage {
@@ -465,12 +357,7 @@ pub fn candidate_query(
                 )?;
                 let hasher = MinHasher::new(config);
                 let signature = hasher.signature(tokens.iter().map(String::as_str));
-                let bands = hasher
-                    .band_hashes(&signature)?
-                    .into_iter()
-                    .enumerate()
-                    .map(|(index, hash)| (u8::try_from(index).unwrap_or(u8::MAX), hash))
-                    .collect();
+                let bands = hasher.band_hashes(&signature)?;
                 filters.push(CandidateFilter::MinHash {
                     bands,
                     signature,
@@ -486,72 +373,4 @@ pub fn candidate_query(
         }
     }
     Ok(Some(CandidateQuery { base, filters }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn events(text: &str) -> Vec<Vec<String>> {
-        text.split('|')
-            .map(|event| event.split(' ').map(str::to_owned).collect())
-            .collect()
-    }
-
-    /// The bound-ordered selection hands on exactly the first `3 * max_predictions` of every
-    /// candidate in pruning order plus one more, without scoring them all.
-    #[test]
-    fn best_by_bound_keeps_the_pruning_set_and_stops_early() {
-        let stm = events("a|b c|d");
-        let mut settings = PredictionSettings::default();
-        settings.predict.max_predictions = 2;
-        let patterns = [
-            "a|b c|d",
-            "a|b|c d",
-            "x|a|b c",
-            "a|y|z|w",
-            "b|c|q",
-            "d|a",
-            "a b|c d|e",
-            "z|z|z|a",
-            "q|r|s|t|u|v|a",
-            "c|d|a|b",
-            "x|y",
-            "a|a|a|b",
-        ];
-        let bodies: Vec<CandidateBody> = patterns
-            .iter()
-            .enumerate()
-            .map(|(i, pattern)| CandidateBody {
-                name: format!("{i:040}"),
-                pattern_data: events(pattern),
-            })
-            .collect();
-        let matching = &settings.predict.matching;
-        let mut every: Vec<(f64, f64, String)> = bodies
-            .iter()
-            .filter_map(|body| {
-                let found = match_pattern(&body.pattern_data, &stm, matching)?;
-                Some((
-                    pre_potential_of(found.scores()),
-                    found.similarity,
-                    body.name.clone(),
-                ))
-            })
-            .collect();
-        every.sort_by(|a, b| pruning_order((a.0, a.1, &a.2), (b.0, b.1, &b.2)));
-        let (handed, scored) = best_by_bound(&stm, bodies.clone(), &settings);
-        assert!(scored < bodies.len(), "stops early: scored {scored}");
-        let mut names: Vec<String> = handed.iter().map(|(_, body)| body.name.clone()).collect();
-        names.sort_by_key(|name| every.iter().position(|e| &e.2 == name));
-        let expected: Vec<String> = every.iter().take(6).map(|e| e.2.clone()).collect();
-        assert_eq!(names.len(), 7);
-        assert_eq!(names[..6], expected[..]);
-        for (found, body) in &handed {
-            assert_eq!(
-                Some(found),
-                match_pattern(&body.pattern_data, &stm, matching).as_ref()
-            );
-        }
-    }
 }

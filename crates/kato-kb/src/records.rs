@@ -10,7 +10,7 @@ use kato_redis::LearnUpdate;
 /// The ClickHouse rows and the Redis update of one learn.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LearnRecords {
-    /// Pattern row, index rows and learn-log row.
+    /// Pattern row and learn-log row.
     pub write: PatternWrite,
     /// The atomic Redis update.
     pub update: LearnUpdate,
@@ -51,7 +51,6 @@ impl LearnRecords {
                 first_token: columns.first_token.to_owned(),
                 last_token: columns.last_token.to_owned(),
             },
-            symbol_counts: update.symbol_counts.clone(),
             learn: LearnLogRow {
                 kb_id: kb.to_string(),
                 seq: 0,

@@ -77,6 +77,9 @@ impl KnowledgeBase {
         for chunk in replay.updates.chunks(REPLAY_CHUNK) {
             self.redis().apply_learns(chunk).await?;
         }
+        // Orphans left the kb: every resident index of it rebuilds.
+        self.redis().reset_index_generation(kb).await?;
+        self.resident().forget(kb);
         let patterns = replay
             .updates
             .iter()

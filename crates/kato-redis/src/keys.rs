@@ -71,7 +71,33 @@ impl KbKeys {
     pub(crate) fn total_unique_patterns(&self) -> String {
         self.key(&["global:total_unique_patterns"])
     }
+
+    /// The start of the resident indexes' keys ([`INDEX_KEYS`]).
+    pub(crate) fn index_keys(&self) -> String {
+        self.key(&[INDEX_KEYS])
+    }
+
+    /// The resident indexes' generation of the kb: a token its first loader sets; gone when
+    /// the kb is cleared, dropped, rehydrated or Redis lost its data, which makes every index
+    /// of the kb rebuild.
+    pub(crate) fn index_generation(&self) -> String {
+        self.key(&[INDEX_KEYS, "generation"])
+    }
+
+    /// How many patterns the learn script has announced on the feed.
+    pub(crate) fn index_sequence(&self) -> String {
+        self.key(&[INDEX_KEYS, "seq"])
+    }
+
+    /// The feed: a capped stream of the kb's new patterns (`s` = sequence number, `n` = name).
+    pub(crate) fn index_feed(&self) -> String {
+        self.key(&[INDEX_KEYS, "feed"])
+    }
 }
+
+/// What the keys of the resident indexes' change feed start with, after the kb's prefix. They
+/// are bookkeeping, not kb values: `dump_kb` (and so `verify`) leaves them out.
+pub(crate) const INDEX_KEYS: &str = "index:";
 
 /// A metadata (key, value) pair as the field of a pattern's metadata hash: the JSON array
 /// `["key","value"]`, which cannot be confused for another pair whatever the strings hold.

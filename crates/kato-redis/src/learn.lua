@@ -9,6 +9,11 @@
 --   #metadata hash fields, #affinity pairs (emotive, mean over this learn)
 -- Returns, per learn, {1 if it created the pattern else 0, the pattern's new frequency}.
 --
+-- Each pattern a learn creates is announced on the kb's feed for the resident indexes, in the
+-- same atomic step that makes it visible here: `index:seq` counts the announcements and the
+-- capped stream `index:feed` holds the newest (about FEED_CAP) of them as {s = number, n = name}.
+-- An index that missed entries the cap trimmed sees a gap in the numbers and rebuilds.
+--
 -- Unlike the reference there is no `symbol_to_patterns` set per symbol: ClickHouse's symbol
 -- index holds the same relation, and keeping a copy here cost a set member per (symbol, pattern).
 --
@@ -16,6 +21,7 @@
 -- summed over the run and written once per symbol: integer sums do not depend on grouping, so
 -- the result equals learning one at a time. Float affinity sums are added per learn, in order,
 -- because float addition does depend on grouping.
+local FEED_CAP = 100000
 local prefix = ARGV[1]
 local learns = tonumber(ARGV[2])
 local at = 3
@@ -86,6 +92,8 @@ for l = 1, learns do
   total_length = total_length + length
   if is_new then
     new_patterns = new_patterns + 1
+    local number = redis.call('INCR', prefix .. 'index:seq')
+    redis.call('XADD', prefix .. 'index:feed', 'MAXLEN', '~', FEED_CAP, '*', 's', number, 'n', name)
   end
   results[l] = {is_new and 1 or 0, frequency}
 end

@@ -11,6 +11,7 @@ use crate::keys::{KbKeys, metadata_field, parse_metadata_field};
 use crate::{RedisConnection, RedisError};
 
 const LEARN_SCRIPT: &str = include_str!("learn.lua");
+const FEED_SCRIPT: &str = include_str!("feed.lua");
 /// Keys removed per UNLINK when a kb is deleted.
 const KEYS_PER_UNLINK: usize = 1000;
 /// Keys asked for per SCAN round trip.
@@ -105,12 +106,36 @@ pub struct GlobalCounters {
     pub distinct_symbols: u64,
 }
 
+/// One pattern the learn script announced on a kb's feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedEntry {
+    /// The stream entry's id (read on from here).
+    pub id: String,
+    /// Its number: announcements are numbered 1, 2, ... per kb, without gaps.
+    pub number: u64,
+    /// The pattern's bare name.
+    pub name: String,
+}
+
+/// What a resident index reads of its kb's feed, atomically.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedRead {
+    /// The kb's index generation; empty when the kb has none (cleared, dropped, rehydrated,
+    /// or Redis lost its data since).
+    pub generation: String,
+    /// Patterns announced so far: the number of the newest entry.
+    pub announced: u64,
+    /// The entries read, oldest first.
+    pub entries: Vec<FeedEntry>,
+}
+
 /// Writes and reads the Redis side of a kb. Cheap to clone; clones share one multiplexed,
 /// self-reconnecting connection.
 #[derive(Clone)]
 pub struct RedisWriter {
     connection: RedisConnection,
     learn_script: Arc<redis::Script>,
+    feed_script: Arc<redis::Script>,
     config: RedisConfig,
 }
 
@@ -130,6 +155,7 @@ impl RedisWriter {
         Ok(Self {
             connection,
             learn_script: Arc::new(redis::Script::new(LEARN_SCRIPT)),
+            feed_script: Arc::new(redis::Script::new(FEED_SCRIPT)),
             config,
         })
     }
@@ -229,6 +255,81 @@ impl RedisWriter {
             }
         }
         invocation
+    }
+
+    /// Where `kb`'s feed stands: its generation (set to `generation_if_missing` first when it
+    /// has none), the number of announcements and the newest entry (none when the feed is
+    /// empty). A resident index reads this before loading the kb's bodies, then reads on from
+    /// the entry with [`Self::index_feed_after`].
+    pub async fn index_feed_position(
+        &self,
+        kb: &KbId,
+        generation_if_missing: &str,
+    ) -> Result<FeedRead, RedisError> {
+        self.read_feed(kb, generation_if_missing, "", 1).await
+    }
+
+    /// `kb`'s generation, announcements and at most `max` entries after the entry `after`
+    /// (`"0-0"` for the start), in one atomic read.
+    pub async fn index_feed_after(
+        &self,
+        kb: &KbId,
+        after: &str,
+        max: usize,
+    ) -> Result<FeedRead, RedisError> {
+        self.read_feed(kb, "", after, max).await
+    }
+
+    async fn read_feed(
+        &self,
+        kb: &KbId,
+        generation_if_missing: &str,
+        after: &str,
+        max: usize,
+    ) -> Result<FeedRead, RedisError> {
+        let keys = KbKeys::new(kb);
+        let mut connection = self.connection.clone();
+        let (generation, announced, raw): (String, u64, Vec<(String, Vec<String>)>) = self
+            .feed_script
+            .key(keys.index_generation())
+            .key(keys.index_sequence())
+            .key(keys.index_feed())
+            .arg(generation_if_missing)
+            .arg(after)
+            .arg(max.max(1))
+            .invoke_async(&mut connection)
+            .await?;
+        let entries = raw
+            .into_iter()
+            .map(|(id, fields)| {
+                let field = |wanted: &str| {
+                    fields
+                        .chunks_exact(2)
+                        .find(|pair| pair[0] == wanted)
+                        .map(|pair| pair[1].clone())
+                };
+                let number = field("s").and_then(|n| n.parse().ok());
+                match (number, field("n")) {
+                    (Some(number), Some(name)) => Ok(FeedEntry { id, number, name }),
+                    _ => Err(RedisError::UnexpectedReply(
+                        "a feed entry without its number or name",
+                    )),
+                }
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(FeedRead {
+            generation,
+            announced,
+            entries,
+        })
+    }
+
+    /// Ends `kb`'s index generation, so every resident index of the kb rebuilds before its
+    /// next search (after a clear, a drop or a rehydrate).
+    pub async fn reset_index_generation(&self, kb: &KbId) -> Result<(), RedisError> {
+        let mut connection = self.connection.clone();
+        let _: u64 = connection.del(KbKeys::new(kb).index_generation()).await?;
+        Ok(())
     }
 
     /// Merges metadata pairs into a pattern's metadata (a set union per key).
@@ -504,7 +605,12 @@ impl RedisWriter {
         let keys = KbKeys::new(kb);
         let mut connection = self.connection.clone();
         let mut dump = BTreeMap::new();
+        let index_keys = keys.index_keys();
         for key in self.scan_kb_keys(kb).await? {
+            // The resident indexes' feed is bookkeeping, not a value of the kb.
+            if key.starts_with(&index_keys) {
+                continue;
+            }
             let kind: String = redis::cmd("TYPE")
                 .arg(&key)
                 .query_async(&mut connection)

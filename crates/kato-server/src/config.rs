@@ -147,6 +147,16 @@ pub struct ServerArgs {
         default_value_t = 16 * 1024 * 1024
     )]
     pub max_session_bytes: usize,
+    /// Memory for the resident indexes predictions search, in bytes, for every kb together
+    /// (about 200 bytes per pattern): past it the least recently searched kbs are evicted
+    /// and reloaded when searched again; a kb that alone needs more answers 503.
+    #[arg(
+        long,
+        env = "KATO_INDEX_MEMORY_BYTES",
+        value_name = "KATO_INDEX_MEMORY_BYTES",
+        default_value_t = 4 * 1024 * 1024 * 1024
+    )]
+    pub index_memory_bytes: usize,
     /// Default auto-learn threshold in events (0 = off).
     #[arg(
         long,
@@ -404,6 +414,7 @@ impl ServerArgs {
             ("KATO_MAX_IN_FLIGHT", u64::from(self.max_in_flight)),
             ("KATO_MAX_STM_EVENTS", self.max_stm_events as u64),
             ("KATO_MAX_SESSION_BYTES", self.max_session_bytes as u64),
+            ("KATO_INDEX_MEMORY_BYTES", self.index_memory_bytes as u64),
         ] {
             if value == 0 {
                 return Err(format!("invalid {variable}: must be at least 1"));

@@ -240,6 +240,13 @@ impl IntoResponse for ApiError {
             error @ ApiError::Redis(RedisError::SessionBusy { .. }) => {
                 detail(StatusCode::CONFLICT, error.to_string())
             }
+            ApiError::Kb(error) if error.kind() == ErrorKind::OverBudget => {
+                tracing::warn!(%error, "resident index over its memory budget");
+                detail(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("{error} (the budget is KATO_INDEX_MEMORY_BYTES)"),
+                )
+            }
             ApiError::Kb(error) => detail(StatusCode::BAD_REQUEST, error.to_string()),
             error @ (ApiError::Redis(_)
             | ApiError::CorruptSession(_)

@@ -73,6 +73,7 @@ impl AppState {
         // deadline: a request waiting on one call answers at its deadline first (with the
         // deadline's message), and a batch that was only slow still gets to commit.
         config.clickhouse_timeout = limits.request_timeout * 2;
+        config.resident.memory_budget = args.index_memory_bytes;
         let observed = Arc::clone(&telemetry);
         config.learn_batch_observer = Some(BatchObserver::new(move |size| {
             observed.observe_learn_batch(size);

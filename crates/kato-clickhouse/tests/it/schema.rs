@@ -34,16 +34,8 @@ async fn ensure_schema_is_idempotent() {
         .fetch_all::<String>()
         .await
         .expect("list tables");
-    assert_eq!(
-        tables,
-        vec![
-            "learn_log",
-            "lsh_buckets",
-            "patterns_data",
-            "schema_version",
-            "symbol_index"
-        ]
-    );
+    // Migration 3 dropped symbol_index and lsh_buckets: a fresh database never keeps them.
+    assert_eq!(tables, ["learn_log", "patterns_data", "schema_version"]);
 
     client
         .query("DROP DATABASE ?")
@@ -63,10 +55,10 @@ async fn rejects_a_database_name_that_is_not_an_identifier() {
 }
 
 #[tokio::test]
-async fn migration_2_rebuilds_the_index_tables_from_the_bodies() {
-    let Some(url) =
-        kato_test_support::clickhouse_url("migration_2_rebuilds_the_index_tables_from_the_bodies")
-    else {
+async fn migration_2_rebuilds_the_index_tables_and_migration_3_drops_them() {
+    let Some(url) = kato_test_support::clickhouse_url(
+        "migration_2_rebuilds_the_index_tables_and_migration_3_drops_them",
+    ) else {
         return;
     };
     let client = kato_clickhouse::connect(&url);
@@ -91,8 +83,10 @@ async fn migration_2_rebuilds_the_index_tables_from_the_bodies() {
         .unwrap();
 
     assert_eq!(
-        schema::ensure_schema(&client, &database).await.unwrap(),
-        schema::latest_version()
+        schema::migrate_to(&client, &database, &kato_clickhouse::Topology::Single, 2)
+            .await
+            .unwrap(),
+        2
     );
     let symbols: Vec<(String, String, u32, u32)> = client
         .query("SELECT symbol, lower(hex(name)), count, length FROM ?.symbol_index ORDER BY symbol")
@@ -116,6 +110,25 @@ async fn migration_2_rebuilds_the_index_tables_from_the_bodies() {
         .await
         .unwrap();
     assert_eq!(bands, [(0, 11, name.into()), (1, 22, name.into())]);
+
+    assert_eq!(
+        schema::ensure_schema(&client, &database).await.unwrap(),
+        schema::latest_version()
+    );
+    let tables = client
+        .query("SELECT name FROM system.tables WHERE database = ? ORDER BY name")
+        .bind(&database)
+        .fetch_all::<String>()
+        .await
+        .unwrap();
+    assert_eq!(tables, ["learn_log", "patterns_data", "schema_version"]);
+    let bodies: Vec<(String, u64, u64, u64)> = client
+        .query("SELECT name, length(lsh_bands), lsh_bands[1], lsh_bands[2] FROM ?.patterns_data")
+        .bind(Identifier(&database))
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(bodies, [(name.to_owned(), 2, 11, 22)], "the bodies stay");
     client
         .query("DROP DATABASE ?")
         .bind(Identifier(&database))
@@ -159,6 +172,18 @@ async fn the_cluster_schema_parses_in_clickhouse() {
             .filter(|s| s.contains("_local ON CLUSTER") && s.starts_with("CREATE TABLE"))
             .all(|s| s.contains("ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')")),
         "{statements:#?}"
+    );
+
+    // Migration 3 drops both forms of each index table on every node, the Distributed table
+    // before the local one it reads.
+    assert_eq!(
+        statements[statements.len() - 4..],
+        [
+            "DROP TABLE IF EXISTS `kato_x`.symbol_index ON CLUSTER `kato_cluster` SYNC",
+            "DROP TABLE IF EXISTS `kato_x`.symbol_index_local ON CLUSTER `kato_cluster` SYNC",
+            "DROP TABLE IF EXISTS `kato_x`.lsh_buckets ON CLUSTER `kato_cluster` SYNC",
+            "DROP TABLE IF EXISTS `kato_x`.lsh_buckets_local ON CLUSTER `kato_cluster` SYNC",
+        ]
     );
 
     let broken = client

@@ -1,95 +1,12 @@
 //! `ClickHouseStore` and `ClickHouseWriter` against a real ClickHouse.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use kato_clickhouse::{
-    ClickHouseStore, ClickHouseWriter, GroupCommitConfig, LearnLogRow, PatternRow, PatternWrite,
-    schema,
-};
+use kato_clickhouse::{ClickHouseStore, ClickHouseWriter, GroupCommitConfig, PatternWrite, schema};
 use kato_core::KbId;
 use kato_test_support::TcpProxy;
 
-/// A store over a fresh database with the schema applied (the database is per test, so tests
-/// never see each other's rows).
-async fn store(test: &str) -> Option<ClickHouseStore> {
-    let url = kato_test_support::clickhouse_url(test)?;
-    let database = kato_test_support::unique_kb_id("db");
-    let client = kato_clickhouse::connect(&url);
-    schema::ensure_schema(&client, &database)
-        .await
-        .expect("schema");
-    Some(ClickHouseStore::new(client, &database).expect("store"))
-}
-
-async fn drop_database(store: &ClickHouseStore) {
-    store
-        .client()
-        .query("DROP DATABASE ?")
-        .bind(clickhouse::sql::Identifier(store.database()))
-        .execute()
-        .await
-        .expect("drop database");
-}
-
-fn kb(label: &str) -> KbId {
-    KbId::new(kato_test_support::unique_kb_id(label)).expect("valid kb id")
-}
-
-/// A valid 40-hex pattern name standing for `label` (the label's bytes in hex, zero-padded).
-fn name(label: &str) -> String {
-    let hex: String = label.bytes().map(|b| format!("{b:02x}")).collect();
-    format!("{hex:0<40}")
-}
-
-/// A write of `events` as pattern `name(label)` (signature values are arbitrary but fixed: this
-/// tests storage, not MinHash).
-fn write(kb: &KbId, label: &str, events: &[&[&str]]) -> PatternWrite {
-    let name = name(label);
-    let pattern_data: Vec<Vec<String>> = events
-        .iter()
-        .map(|e| e.iter().map(|s| (*s).to_owned()).collect())
-        .collect();
-    let mut counts: BTreeMap<String, u32> = BTreeMap::new();
-    for symbol in pattern_data.iter().flatten() {
-        *counts.entry(symbol.clone()).or_default() += 1;
-    }
-    let flat: Vec<&String> = pattern_data.iter().flatten().collect();
-    PatternWrite {
-        pattern: PatternRow {
-            kb_id: kb.to_string(),
-            name: name.clone(),
-            length: u32::try_from(flat.len()).unwrap(),
-            token_set: counts.keys().cloned().collect(),
-            token_count: u32::try_from(counts.len()).unwrap(),
-            minhash_sig: (0..100).collect(),
-            lsh_bands: (0..20).map(|i| i * 7919).collect(),
-            first_token: flat.first().map(|s| (*s).clone()).unwrap_or_default(),
-            last_token: flat.last().map(|s| (*s).clone()).unwrap_or_default(),
-            pattern_data,
-        },
-        symbol_counts: counts.into_iter().collect(),
-        learn: LearnLogRow {
-            kb_id: kb.to_string(),
-            seq: 0,
-            name: name.clone(),
-            emotives: vec![r#"{"mood":0.5}"#.to_owned()],
-            metadata: vec![("source".to_owned(), "test".to_owned())],
-            persistence: 5,
-        },
-    }
-}
-
-async fn table_rows(store: &ClickHouseStore, table: &str, kb: &KbId) -> u64 {
-    store
-        .client()
-        .query("SELECT count() FROM ? WHERE kb_id = ?")
-        .bind(clickhouse::sql::Identifier(table))
-        .bind(kb.as_str())
-        .fetch_one::<u64>()
-        .await
-        .expect("count rows")
-}
+use crate::support::{drop_database, kb, name, store, table_rows, tables, write};
 
 #[tokio::test]
 async fn write_read_count_and_delete() {
@@ -123,44 +40,12 @@ async fn write_read_count_and_delete() {
         store.get_pattern_data(&kb, &name("zzzz")).await.unwrap(),
         None
     );
-    assert_eq!(table_rows(&store, "symbol_index", &kb).await, 2 + 2 + 1);
-    assert_eq!(table_rows(&store, "lsh_buckets", &kb).await, 3 * 20);
-    let indexed: Vec<(String, String, u32, u32)> = store
-        .client()
-        .query(
-            "SELECT symbol, lower(hex(name)), count, length FROM symbol_index \
-             WHERE kb_id = ? ORDER BY symbol, name",
-        )
-        .bind(kb.as_str())
-        .fetch_all()
-        .await
-        .unwrap();
+    // A learn writes two rows: its body and its log entry, and nothing else exists.
+    assert_eq!(table_rows(&store, "patterns_data", &kb).await, 3);
+    assert_eq!(table_rows(&store, "learn_log", &kb).await, 3);
     assert_eq!(
-        indexed,
-        [
-            ("a".into(), name("bbbb"), 1, 2),
-            ("b".into(), name("bbbb"), 1, 2),
-            ("c".into(), name("cccc"), 2, 2),
-            ("hello".into(), name("aaaa"), 1, 2),
-            ("world".into(), name("aaaa"), 1, 2),
-        ]
-    );
-    let bands: Vec<(u8, u64)> = store
-        .client()
-        .query(
-            "SELECT band_index, band_hash FROM lsh_buckets \
-             WHERE kb_id = ? AND lower(hex(name)) = ? ORDER BY band_index",
-        )
-        .bind(kb.as_str())
-        .bind(name("aaaa"))
-        .fetch_all()
-        .await
-        .unwrap();
-    assert_eq!(
-        bands,
-        (0..20u8)
-            .zip(first.pattern.lsh_bands.iter().copied())
-            .collect::<Vec<_>>()
+        tables(&store).await,
+        ["learn_log", "patterns_data", "schema_version"]
     );
 
     let log = store.learn_log(&kb).await.unwrap();
@@ -174,7 +59,7 @@ async fn write_read_count_and_delete() {
 
     store.delete_all_patterns(&kb).await.unwrap();
     assert_eq!(store.count_patterns(&kb).await.unwrap(), 0);
-    for table in ["patterns_data", "symbol_index", "lsh_buckets", "learn_log"] {
+    for table in ["patterns_data", "learn_log"] {
         assert_eq!(table_rows(&store, table, &kb).await, 0, "{table}");
     }
     // Deleting a kb that has nothing is fine.
@@ -263,7 +148,7 @@ async fn clearing_kb_leaves_kb_1_intact_and_odd_symbols_round_trip() {
     store.delete_all_patterns(&kb).await.unwrap();
     assert_eq!(store.count_patterns(&kb).await.unwrap(), 0);
     assert_eq!(store.count_patterns(&kb_1).await.unwrap(), 1);
-    for table in ["symbol_index", "lsh_buckets", "learn_log"] {
+    for table in ["patterns_data", "learn_log"] {
         assert!(
             table_rows(&store, table, &kb_1).await > 0,
             "{table} of kb_1 survived"
@@ -388,142 +273,47 @@ async fn a_bad_pattern_name_fails_alone() {
 }
 
 #[tokio::test]
-async fn candidates_by_similarity_bound_first_token_and_filters() {
-    use kato_clickhouse::{CandidateBase, CandidateFilter};
-    let Some(store) = store("candidates_by_similarity_bound_first_token_and_filters").await else {
+async fn one_learn_writes_one_body_row_and_one_log_row() {
+    let Some(store) = store("one_learn_writes_one_body_row_and_one_log_row").await else {
         return;
     };
-    let kb = kb("cand");
-    let other = kb_1_of(&kb);
+    let kb = kb("tworows");
     store
-        .insert_batch(&[
-            write(&kb, "ab", &[&["a"], &["b"]]),
-            write(
-                &kb,
-                "abcdefgh",
-                &[&["a"], &["c", "d", "e"], &["f", "g", "h"]],
-            ),
-            write(&kb, "xy", &[&["x"], &["y"]]),
-            write(&kb, "ba", &[&["b"], &["a"], &["a"]]),
-            write(&other, "ab", &[&["a"], &["b"]]),
-        ])
+        .insert_batch(&[write(&kb, "one", &[&["a", "b", "c"], &["d"]])])
         .await
         .unwrap();
-    let names = |bodies: Vec<kato_clickhouse::CandidateBody>| -> Vec<String> {
-        bodies.into_iter().map(|b| b.name).collect()
-    };
-    // STM [a, b]: bounds ab 2*2/4 = 1, ba 2*2/5 = 0.8, abcdefgh 2*1/9 = 0.222, xy 0.
-    let bound = |threshold| CandidateBase::SimilarityBound {
-        symbol_counts: vec![("a".into(), 1), ("b".into(), 1)],
-        stm_length: 2,
-        threshold,
-    };
-    let mut expected = vec![name("ab"), name("abcdefgh"), name("ba")];
-    expected.sort();
-    assert_eq!(
-        names(store.candidates(&kb, &bound(0.2), &[]).await.unwrap()),
-        expected
-    );
-    let mut expected = vec![name("ab"), name("ba")];
-    expected.sort();
-    assert_eq!(
-        names(store.candidates(&kb, &bound(0.23), &[]).await.unwrap()),
-        expected
-    );
-    assert_eq!(
-        names(store.candidates(&kb, &bound(0.81), &[]).await.unwrap()),
-        [name("ab")]
-    );
-    assert_eq!(
-        store
-            .candidates(&kb, &CandidateBase::All, &[])
-            .await
-            .unwrap()
-            .len(),
-        4,
-        "every pattern of the kb and none of kb_1"
-    );
-    let first_a = names(
-        store
-            .candidates(&kb, &CandidateBase::FirstToken("a".into()), &[])
-            .await
-            .unwrap(),
-    );
-    let mut expected = vec![name("ab"), name("abcdefgh")];
-    expected.sort();
-    assert_eq!(first_a, expected);
-
-    let tokens = vec!["a".to_owned(), "b".to_owned()];
-    let length = CandidateFilter::Length { min: 2, max: 3 };
-    let mut expected = vec![name("ab"), name("ba"), name("xy")];
-    expected.sort();
-    assert_eq!(
-        names(
-            store
-                .candidates(&kb, &CandidateBase::All, &[length])
-                .await
-                .unwrap()
-        ),
-        expected
-    );
-    let jaccard = CandidateFilter::Jaccard {
-        tokens: tokens.clone(),
-        threshold: 0.5,
-        min_overlap: 2,
-    };
-    let mut expected = vec![name("ab"), name("ba")];
-    expected.sort();
-    assert_eq!(
-        names(
-            store
-                .candidates(&kb, &CandidateBase::All, &[jaccard])
-                .await
-                .unwrap()
-        ),
-        expected
-    );
-    let shares = CandidateFilter::SharesToken { tokens };
-    assert_eq!(
-        store
-            .candidates(&kb, &CandidateBase::All, &[shares])
-            .await
-            .unwrap()
-            .len(),
-        3
-    );
-    // The write helper stores band i with hash i * 7919 and signature 0..100.
-    let minhash = |bands: Vec<(u8, u64)>, threshold| CandidateFilter::MinHash {
-        bands,
-        signature: (0..100).collect(),
-        threshold,
-    };
-    assert_eq!(
-        store
-            .candidates(
-                &kb,
-                &CandidateBase::All,
-                &[minhash(vec![(3, 3 * 7919)], 1.0)]
-            )
-            .await
-            .unwrap()
-            .len(),
-        4
-    );
-    assert!(
-        store
-            .candidates(
-                &kb,
-                &CandidateBase::All,
-                &[minhash(vec![(4, 3 * 7919)], 0.5)]
-            )
-            .await
-            .unwrap()
-            .is_empty(),
-        "a band matches only at its own index"
-    );
+    assert_eq!(table_rows(&store, "patterns_data", &kb).await, 1);
+    assert_eq!(table_rows(&store, "learn_log", &kb).await, 1);
+    let total: u64 = store
+        .client()
+        .query(
+            "SELECT sum(rows) FROM system.parts \
+             WHERE database = ? AND active AND table != 'schema_version'",
+        )
+        .bind(store.database())
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(total, 2, "no other table of the database took a row");
     drop_database(&store).await;
 }
 
-fn kb_1_of(kb: &KbId) -> KbId {
-    KbId::new(format!("{kb}_1")).unwrap()
+#[tokio::test]
+async fn deleting_bodies_by_name_leaves_the_others_and_the_log() {
+    let Some(store) = store("deleting_bodies_by_name_leaves_the_others_and_the_log").await else {
+        return;
+    };
+    let kb = kb("delbodies");
+    store
+        .insert_batch(&[write(&kb, "gone", &[&["a"]]), write(&kb, "kept", &[&["b"]])])
+        .await
+        .unwrap();
+    store
+        .delete_pattern_bodies(&kb, &[name("gone")])
+        .await
+        .unwrap();
+    assert!(!store.pattern_exists(&kb, &name("gone")).await.unwrap());
+    assert!(store.pattern_exists(&kb, &name("kept")).await.unwrap());
+    assert_eq!(store.learn_log(&kb).await.unwrap().len(), 2);
+    drop_database(&store).await;
 }
