@@ -1,5 +1,5 @@
 //! `cargo xtask ci`: everything CI checks, in the order that fails fastest: formatting,
-//! clippy, kato-core's dependency boundary, the test suite (`cargo xtask test`), then the
+//! clippy, the dependency boundary of kato-core and kato-index, the test suite (`cargo xtask test`), then the
 //! fault scenarios (`cargo xtask chaos`).
 
 use std::process::Command;
@@ -8,7 +8,10 @@ use anyhow::{Context, Result, bail};
 
 use crate::test::cargo;
 
-/// Crates kato-core must never depend on, directly or not: it does no I/O.
+/// The crates that do no I/O.
+const PURE_CRATES: &[&str] = &["kato-core", "kato-index"];
+
+/// Crates the pure crates must never depend on, directly or not.
 const FORBIDDEN_IN_CORE: &[&str] = &["tokio", "redis", "clickhouse", "hyper", "axum"];
 
 pub(crate) fn run() -> Result<i32> {
@@ -24,11 +27,13 @@ pub(crate) fn run() -> Result<i32> {
             "warnings",
         ],
     )?;
-    check_core_boundary()?;
-    eprintln!(
-        "ci: kato-core depends on none of {}",
-        FORBIDDEN_IN_CORE.join(", ")
-    );
+    for krate in PURE_CRATES {
+        check_boundary(krate)?;
+        eprintln!(
+            "ci: {krate} depends on none of {}",
+            FORBIDDEN_IN_CORE.join(", ")
+        );
+    }
     let code = crate::test::run(&[])?;
     if code != 0 {
         return Ok(code);
@@ -51,13 +56,13 @@ fn step(name: &str, args: &[&str]) -> Result<()> {
     Ok(())
 }
 
-/// Fails when any crate in kato-core's normal or build dependency tree is I/O machinery.
-fn check_core_boundary() -> Result<()> {
+/// Fails when any crate in `krate`'s normal or build dependency tree is I/O machinery.
+fn check_boundary(krate: &str) -> Result<()> {
     let output = Command::new(cargo())
         .args([
             "tree",
             "-p",
-            "kato-core",
+            krate,
             "-e",
             "normal,build",
             "--prefix",
@@ -78,7 +83,7 @@ fn check_core_boundary() -> Result<()> {
     let offenders = forbidden_crates(&tree);
     if !offenders.is_empty() {
         bail!(
-            "kato-core must not depend on I/O crates, but its tree has: {}",
+            "{krate} must not depend on I/O crates, but its tree has: {}",
             offenders.join(", ")
         );
     }

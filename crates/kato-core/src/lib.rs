@@ -56,6 +56,7 @@
 
 mod error;
 mod event;
+mod fast_hash;
 mod kb_id;
 pub mod matching;
 pub mod minhash;

@@ -68,6 +68,15 @@ impl KbIndex {
         Ok(true)
     }
 
+    /// Frees the spare capacity of the index's vectors (growth leaves up to half of each
+    /// unused): call it after loading in bulk.
+    pub fn shrink_to_fit(&mut self) {
+        for shard in &mut self.shards {
+            shard.shrink_to_fit();
+        }
+        self.names.shrink_to_fit();
+    }
+
     /// Whether the pattern `name` (bare 40-hex) is held; an invalid name is not.
     pub fn contains(&self, name: &str) -> bool {
         name_bytes(name).is_ok_and(|bytes| self.names.contains(&bytes))

@@ -27,15 +27,16 @@
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use kato_core::matching::{
-    ABSENT, MatchConfig, MatchScores, PatternMatch, TokenMatcher, match_pattern,
+    ABSENT, MatchConfig, MatchScores, MatchScratch, PatternMatch, TokenMatcher, match_pattern,
 };
 use kato_core::predict::{pre_potential_of, pre_potential_upper_bound, pruning_order};
 
 use crate::KbIndex;
 use crate::filter::{Filter, PatternFacts};
-use crate::shard::{Scratch, Shard};
+use crate::shard::{EVENT_SIZE_UNKNOWN, Scratch, Shard};
 use crate::symbols::Symbols;
 
 /// Slack for comparing a computed pre-potential with a bound: both are floating point, so a tie
@@ -45,6 +46,31 @@ const BOUND_SLACK: f64 = 1e-9;
 /// Below this many patterns a search runs on the calling thread (threads cost more than they
 /// save).
 const PARALLEL_FROM: usize = 20_000;
+
+/// A multiplicative hash for the small integer keys of a search's buckets (SipHash's
+/// resistance to chosen keys buys nothing here and cost a few per cent of a search).
+#[derive(Debug, Default)]
+struct PairHasher(u64);
+
+impl Hasher for PairHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.write_u64(u64::from(byte));
+        }
+    }
+
+    fn write_u32(&mut self, value: u32) {
+        self.write_u64(u64::from(value));
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = (self.0.rotate_left(5) ^ value).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
 
 /// What a prediction request asks of the index.
 #[derive(Debug, Clone)]
@@ -145,6 +171,36 @@ impl Best {
         }
     }
 
+    /// Offers pattern `pattern` of shard `shard` with its scores; its name is read only when
+    /// the scores alone do not place it after every one kept.
+    fn offer(&mut self, scores: MatchScores, shard_index: u32, shard: &Shard, pattern: u32) {
+        let pre_potential = pre_potential_of(scores);
+        let similarity = scores.similarity;
+        let ranked = || Ranked {
+            pre_potential,
+            similarity,
+            shard: shard_index,
+            pattern,
+            name: *shard.name(pattern),
+        };
+        if self.heap.len() == self.kept
+            && let Some(worst) = self.heap.peek()
+        {
+            let order = pruning_order(
+                (pre_potential, similarity, ""),
+                (worst.pre_potential, worst.similarity, ""),
+            );
+            if order == Ordering::Greater {
+                // It ranks after every one kept: at most the extra one.
+                if self.beyond.is_none() {
+                    self.beyond = Some(ranked());
+                }
+                return;
+            }
+        }
+        self.push(ranked());
+    }
+
     fn push(&mut self, ranked: Ranked) {
         self.heap.push(ranked);
         if self.heap.len() > self.kept {
@@ -184,6 +240,9 @@ struct Prepared<'s> {
     /// Distinct STM symbols, whether the kb holds them or not.
     distinct: u32,
     stm_len: u32,
+    /// Each pair of adjacent flat STM symbols the kb holds both of, as kb ids: a difflib block
+    /// of two or more symbols holds one of them.
+    kb_pairs: Vec<(u32, u32)>,
 }
 
 impl Prepared<'_> {
@@ -199,12 +258,12 @@ impl KbIndex {
     /// The patterns kato-core needs to predict from `query.stm` exactly as over every pattern of
     /// the kb (see the module documentation for the paths).
     pub fn search(&self, query: &Query<'_>) -> Search {
-        self.search_with(query, pre_potential_upper_bound)
+        self.search_with(query, facts_bound)
     }
 
-    /// [`Self::search`] with the pre-potential bound `bound(overlap, length, stm_length)`
-    /// (tests sabotage it to show the equivalence tests can fail).
-    fn search_with(&self, query: &Query<'_>, bound: fn(u32, u32, u32) -> f64) -> Search {
+    /// [`Self::search`] with `bound` for the general buckets (tests sabotage it to show that
+    /// the equivalence tests can fail).
+    fn search_with(&self, query: &Query<'_>, bound: GeneralBound) -> Search {
         let flat: Vec<&String> = query.stm.iter().flatten().collect();
         match flat.as_slice() {
             [] => {
@@ -241,11 +300,19 @@ impl KbIndex {
             })
             .collect();
         known.sort_unstable();
+        let kb_ids: Vec<Option<u32>> = flat.iter().map(|symbol| self.symbols.id(symbol)).collect();
+        let mut kb_pairs: Vec<(u32, u32)> = kb_ids
+            .windows(2)
+            .filter_map(|w| Some((w[0]?, w[1]?)))
+            .collect();
+        kb_pairs.sort_unstable();
+        kb_pairs.dedup();
         let prepared = Prepared {
             matcher,
             known,
             distinct,
             stm_len: u32::try_from(flat.len()).unwrap_or(u32::MAX),
+            kb_pairs,
         };
         let matching = query.matching;
         let kept = query.max_predictions.max(1).saturating_mul(3);
@@ -294,12 +361,22 @@ impl KbIndex {
         }
         union.sort_unstable();
         union.truncate(kept + 1);
+        let exact_tokens = matching.use_token_matching && matching.fuzzy_token_threshold <= 0.0;
+        let mut scratch = MatchScratch::default();
         let found = union
             .into_iter()
             .filter_map(|ranked| {
                 let body = self.shards[ranked.shard as usize].body(ranked.pattern, &self.symbols);
                 // `Some` for each: the scores kept them, and they drop exactly what this drops.
-                let found = match_pattern(&body.events, query.stm, matching)?;
+                let found = if exact_tokens {
+                    prepared.matcher.pattern_match(
+                        &body.events,
+                        matching.recall_threshold,
+                        &mut scratch,
+                    )?
+                } else {
+                    match_pattern(&body.events, query.stm, matching)?
+                };
                 Some((body, found))
             })
             .collect();
@@ -314,7 +391,11 @@ impl KbIndex {
         let mut bodies = Vec::new();
         if let Some(id) = self.symbols.id(symbol) {
             for shard in &self.shards {
-                for posting in shard.postings(id).iter().filter(|posting| posting.is_first) {
+                for posting in shard
+                    .postings(id)
+                    .iter()
+                    .filter(|posting| posting.is_first())
+                {
                     bodies.push(shard.body(posting.pattern, &self.symbols));
                 }
             }
@@ -365,6 +446,64 @@ fn passes_filters<'t>(
     filters.iter().all(|filter| filter.keeps(&facts))
 }
 
+/// Pattern `pattern`'s symbols as STM ids, into `ids`; returns its event sizes.
+fn map_ids<'s>(
+    shard: &'s Shard,
+    pattern: u32,
+    prepared: &Prepared<'_>,
+    ids: &mut Vec<u32>,
+) -> &'s [u32] {
+    let (sizes, symbols) = shard.body_ids(pattern);
+    ids.clear();
+    ids.extend(symbols.iter().map(|&id| prepared.stm_id(id)));
+    sizes
+}
+
+/// The pre-potential bound of a pattern of `length` symbols sharing `overlap` with an STM of
+/// `stm_len`, from index facts alone: whether it holds an adjacent pair of the flat STM
+/// (`has_pair`; a hash collision may say so wrongly, which only loosens the bound) and the
+/// largest event holding an STM symbol (`widest`).
+///
+/// For each possible number `m` of matched symbols (`1..=overlap`, so snr is known, as in
+/// kato-core's `pre_potential_upper_bound`):
+/// - without an adjacent pair every block holds one symbol, so `m` blocks and a fragmentation
+///   term of `1/m` (else at most 1);
+/// - under a negative snr the product is largest when the confidence is smallest: with `m = 1`
+///   the present is the one event holding the match (the tail fix included), so the confidence
+///   is at least `1 / widest`; with more, at least `m / length`; under a positive snr at most 1.
+pub(crate) fn facts_bound(
+    overlap: u32,
+    length: u32,
+    stm_len: u32,
+    has_pair: bool,
+    widest: u32,
+) -> f64 {
+    (1..=overlap.min(length).min(stm_len))
+        .map(|m| {
+            let evidence = f64::from(m) / f64::from(length);
+            let extras = f64::from(stm_len - m);
+            let snr = (2.0 * f64::from(m) - extras) / (2.0 * f64::from(m) + extras);
+            let fragmentation = if has_pair { 1.0 } else { 1.0 / f64::from(m) };
+            if snr >= 0.0 {
+                (evidence + 1.0) * snr + fragmentation
+            } else {
+                let confidence = if m == 1 {
+                    1.0 / f64::from(widest.max(1))
+                } else {
+                    evidence
+                };
+                (evidence + confidence) * snr + fragmentation
+            }
+        })
+        .fold(0.0, f64::max)
+}
+
+/// The bound of a general bucket (see [`facts_bound`]); tests swap in a wrong one.
+pub(crate) type GeneralBound = fn(u32, u32, u32, bool, u32) -> f64;
+
+/// Bit of a pattern's search facts: it holds an adjacent pair of the STM.
+const HAS_PAIR: u8 = 0x80;
+
 /// Scores pattern `pattern` of `shard` on ids; `ids` is a reused buffer.
 fn score(
     shard: &Shard,
@@ -372,27 +511,145 @@ fn score(
     prepared: &Prepared<'_>,
     recall_threshold: f64,
     ids: &mut Vec<u32>,
+    match_scratch: &mut MatchScratch,
 ) -> Option<MatchScores> {
-    ids.clear();
-    ids.extend(shard.symbols(pattern).iter().map(|&id| prepared.stm_id(id)));
-    prepared.matcher.scores_of_ids(
-        ids,
-        shard.event_sizes(pattern).iter().map(|&size| size as usize),
-        recall_threshold,
-    )
+    let sizes = map_ids(shard, pattern, prepared, ids);
+    prepared
+        .matcher
+        .scores_of_ids(ids, sizes, recall_threshold, match_scratch)
 }
 
-fn ranked(scores: MatchScores, shard: &Shard, index: u32, pattern: u32) -> Ranked {
-    Ranked {
-        pre_potential: pre_potential_of(scores),
-        similarity: scores.similarity,
-        shard: index,
-        pattern,
-        name: *shard.name(pattern),
+/// Candidates that share everything the bound reads: (overlap, length, facts), where the facts
+/// of an overlap of 1 are the event size of the one shared symbol (which makes the bound the
+/// exact pre-potential of each member), else the pair bit and the widest event holding an STM
+/// symbol.
+#[derive(Debug)]
+struct Bucket {
+    key: (u32, u32, u8),
+    bound: f64,
+    members: Vec<u32>,
+}
+
+/// Groups candidates into buckets by key; member lists come from (and go back to) a pool of
+/// emptied vectors, so searches do not allocate them again and again.
+#[derive(Debug, Default)]
+struct Buckets {
+    of_key: HashMap<(u32, u32, u8), usize, BuildHasherDefault<PairHasher>>,
+    buckets: Vec<Bucket>,
+}
+
+impl Buckets {
+    fn add(
+        &mut self,
+        key: (u32, u32, u8),
+        pattern: u32,
+        bound: impl FnOnce() -> f64,
+        pool: &mut Vec<Vec<u32>>,
+    ) {
+        let buckets = &mut self.buckets;
+        let at = *self.of_key.entry(key).or_insert_with(|| {
+            buckets.push(Bucket {
+                key,
+                bound: bound(),
+                members: pool.pop().unwrap_or_default(),
+            });
+            buckets.len() - 1
+        });
+        self.buckets[at].members.push(pattern);
     }
 }
 
+/// Puts the buckets' member lists back into the pool, emptied.
+fn recycle(buckets: Vec<Bucket>, pool: &mut Vec<Vec<u32>>) {
+    pool.extend(buckets.into_iter().map(|mut bucket| {
+        bucket.members.clear();
+        bucket.members
+    }));
+}
+
+/// What one shard's bounded search keeps while it visits buckets.
+#[derive(Debug)]
+struct Visit<'a, 'q> {
+    shard: &'a Shard,
+    index: u32,
+    symbols: &'a Symbols,
+    prepared: &'a Prepared<'q>,
+    query: &'a Query<'q>,
+    best: Best,
+    matched: usize,
+    ids: Vec<u32>,
+    match_scratch: MatchScratch,
+    token_ids: Vec<u32>,
+    token_texts: Vec<&'a str>,
+}
+
+impl Visit<'_, '_> {
+    /// Scores the bucket's members until no pattern of bound `bucket.bound` can change the
+    /// pruned set; `false` once that is so (every later bucket has a bound as low or lower).
+    fn bucket(&mut self, bucket: &Bucket) -> bool {
+        let threshold = self.query.matching.recall_threshold;
+        let (overlap, length, facts) = bucket.key;
+        for &pattern in &bucket.members {
+            if self.best.closed_below(bucket.bound) {
+                return false;
+            }
+            if !passes_filters(
+                self.shard,
+                pattern,
+                self.symbols,
+                self.prepared,
+                self.query.filters,
+                &mut self.token_ids,
+                &mut self.token_texts,
+            ) {
+                continue;
+            }
+            // One shared symbol: one block of one symbol at its first occurrence, known from
+            // the posting (a saturated event size is matched instead).
+            let scores = if overlap == 1 && facts < EVENT_SIZE_UNKNOWN {
+                self.prepared.matcher.single_block_scores(
+                    length as usize,
+                    usize::from(facts),
+                    threshold,
+                )
+            } else {
+                self.matched += 1;
+                score(
+                    self.shard,
+                    pattern,
+                    self.prepared,
+                    threshold,
+                    &mut self.ids,
+                    &mut self.match_scratch,
+                )
+            };
+            if let Some(scores) = scores {
+                self.best.offer(scores, self.index, self.shard, pattern);
+            }
+        }
+        !self.best.closed_below(bucket.bound)
+    }
+
+    /// Visits `buckets` in decreasing bound order until the pruned set is closed.
+    fn buckets<'b>(&mut self, buckets: impl IntoIterator<Item = &'b Bucket>) -> bool {
+        for bucket in buckets {
+            if bucket.bound == f64::NEG_INFINITY || !self.bucket(bucket) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+fn by_bound(buckets: &mut [Bucket]) {
+    buckets.sort_unstable_by(|a, b| b.bound.total_cmp(&a.bound));
+}
+
 /// The exact-token bounded search of one shard: (its pruned set, patterns touched, matched).
+///
+/// Patterns sharing one symbol with the STM are most of the candidates, and under a negative
+/// single-match snr (`|S| >= 4`) each of them scores below 1; so they are bucketed only if the
+/// candidates sharing more leave the pruned set open at 1.
 fn search_bounded(
     shard: &Shard,
     index: u32,
@@ -400,110 +657,116 @@ fn search_bounded(
     prepared: &Prepared<'_>,
     query: &Query<'_>,
     kept: usize,
-    bound: fn(u32, u32, u32) -> f64,
+    general_bound: GeneralBound,
 ) -> (Vec<Ranked>, usize, usize) {
     let mut scratch: Scratch = shard.take_scratch();
     for &(kb_id, _, stm_count) in &prepared.known {
         for posting in shard.postings(kb_id) {
-            let slot = &mut scratch.overlap[posting.pattern as usize];
-            if *slot == 0 {
-                scratch
-                    .touched
-                    .push((posting.pattern, posting.first_event_size));
+            let p = posting.pattern as usize;
+            if scratch.overlap[p] == 0 {
+                scratch.touched.push(Shard::touch(posting));
             }
-            *slot += shard.count(posting, kb_id).min(stm_count);
+            scratch.overlap[p] += shard.count(posting, kb_id).min(stm_count);
+            let facts = &mut scratch.facts[p];
+            *facts = (*facts & HAS_PAIR) | (*facts & !HAS_PAIR).max(posting.widest());
+        }
+    }
+    for &(a, b) in &prepared.kb_pairs {
+        for &pattern in shard.patterns_with_pair(a, b) {
+            if scratch.overlap[pattern as usize] > 0 {
+                scratch.facts[pattern as usize] |= HAS_PAIR;
+            }
         }
     }
     let threshold = query.matching.recall_threshold;
     let stm_len = prepared.stm_len;
-    // Bucket by (overlap, length): the bound depends on nothing else.
-    let mut bucket_of: HashMap<(u32, u32), u32> = HashMap::new();
-    let mut keys: Vec<(u32, u32)> = Vec::new();
-    let mut entries: Vec<(u32, u32, u8)> = Vec::with_capacity(scratch.touched.len());
-    for &(pattern, event_size) in &scratch.touched {
+    let mut general = Buckets::default();
+    let mut pool = std::mem::take(&mut scratch.pool);
+    let mut singles = std::mem::take(&mut scratch.singles);
+    singles.clear();
+    for touch in &scratch.touched {
+        let pattern = touch.pattern;
         let overlap = std::mem::take(&mut scratch.overlap[pattern as usize]);
-        let length = shard.length(pattern);
+        let facts = std::mem::take(&mut scratch.facts[pattern as usize]);
+        let length = shard.length_of(touch);
         // The similarity bound: the LCS never exceeds the overlap.
         if 2.0 * f64::from(overlap)
             < (threshold - BOUND_SLACK) * (f64::from(length) + f64::from(stm_len))
         {
             continue;
         }
-        let bucket = *bucket_of.entry((overlap, length)).or_insert_with(|| {
-            keys.push((overlap, length));
-            (keys.len() - 1) as u32
-        });
-        entries.push((pattern, bucket, event_size));
-    }
-    let touched = scratch.touched.len();
-    shard.return_scratch(scratch);
-    let bounds: Vec<f64> = keys
-        .iter()
-        .map(|&(overlap, length)| bound(overlap, length, stm_len))
-        .collect();
-    let mut order: Vec<u32> = (0..keys.len() as u32).collect();
-    order.sort_unstable_by(|&a, &b| bounds[b as usize].total_cmp(&bounds[a as usize]));
-    // Counting sort of the entries into the buckets' order.
-    let mut rank_of = vec![0u32; keys.len()];
-    for (rank, &bucket) in order.iter().enumerate() {
-        rank_of[bucket as usize] = rank as u32;
-    }
-    let mut starts = vec![0usize; keys.len() + 1];
-    for &(_, bucket, _) in &entries {
-        starts[rank_of[bucket as usize] as usize + 1] += 1;
-    }
-    for rank in 0..keys.len() {
-        starts[rank + 1] += starts[rank];
-    }
-    let mut fill = starts.clone();
-    let mut sorted = vec![(0u32, 0u8); entries.len()];
-    for &(pattern, bucket, event_size) in &entries {
-        let rank = rank_of[bucket as usize] as usize;
-        sorted[fill[rank]] = (pattern, event_size);
-        fill[rank] += 1;
-    }
-
-    let mut best = Best::new(kept);
-    let mut matched = 0;
-    let mut ids = Vec::new();
-    let mut token_ids = Vec::new();
-    let mut token_texts = Vec::new();
-    'buckets: for (rank, &bucket) in order.iter().enumerate() {
-        let bound = bounds[bucket as usize];
-        let (overlap, length) = keys[bucket as usize];
-        for &(pattern, event_size) in &sorted[starts[rank]..starts[rank + 1]] {
-            if best.closed_below(bound) {
-                break 'buckets;
-            }
-            if !passes_filters(
-                shard,
-                pattern,
-                symbols,
-                prepared,
-                query.filters,
-                &mut token_ids,
-                &mut token_texts,
-            ) {
+        if overlap == 1 {
+            if touch.event_size < EVENT_SIZE_UNKNOWN {
+                singles.push((pattern, length, touch.event_size));
                 continue;
             }
-            // One shared symbol: one block of one symbol at its first occurrence, known from
-            // the posting (a saturated event size is matched instead).
-            let scores = if overlap == 1 && event_size < u8::MAX {
-                prepared.matcher.single_block_scores(
-                    length as usize,
-                    usize::from(event_size),
-                    threshold,
-                )
-            } else {
-                matched += 1;
-                score(shard, pattern, prepared, threshold, &mut ids)
-            };
-            if let Some(scores) = scores {
-                best.push(ranked(scores, shard, index, pattern));
-            }
+            general.add(
+                (1, length, EVENT_SIZE_UNKNOWN),
+                pattern,
+                || pre_potential_upper_bound(1, length, stm_len),
+                &mut pool,
+            );
+            continue;
         }
+        let bound = || {
+            let widest = facts & !HAS_PAIR;
+            let widest = if widest >= EVENT_SIZE_UNKNOWN {
+                length
+            } else {
+                u32::from(widest)
+            };
+            general_bound(overlap, length, stm_len, facts & HAS_PAIR != 0, widest)
+        };
+        general.add((overlap, length, facts), pattern, bound, &mut pool);
     }
-    (best.into_vec(), touched, matched)
+    let touched = scratch.touched.len();
+
+    let mut visit = Visit {
+        shard,
+        index,
+        symbols,
+        prepared,
+        query,
+        best: Best::new(kept),
+        matched: 0,
+        ids: Vec::new(),
+        match_scratch: MatchScratch::default(),
+        token_ids: Vec::new(),
+        token_texts: Vec::new(),
+    };
+    let mut general = general.buckets;
+    by_bound(&mut general);
+    // Every single-symbol match scores below 1 when its snr is negative (a fragmentation term
+    // of 1 plus a negative product).
+    let single_ceiling = if stm_len >= 4 { 1.0 } else { f64::INFINITY };
+    let above = general.partition_point(|bucket| bucket.bound > single_ceiling);
+    let open = visit.buckets(&general[..above]);
+    if open
+        && !(singles.is_empty() && above == general.len())
+        && !visit.best.closed_below(single_ceiling)
+    {
+        let mut rest = Buckets::default();
+        for &(pattern, length, event_size) in &singles {
+            let bound = || {
+                // Dropped by the recall gate: the bucket holds no candidate.
+                prepared
+                    .matcher
+                    .single_block_scores(length as usize, usize::from(event_size), threshold)
+                    .map_or(f64::NEG_INFINITY, pre_potential_of)
+            };
+            rest.add((1, length, event_size), pattern, bound, &mut pool);
+        }
+        let mut rest = rest.buckets;
+        rest.extend(general.drain(above..));
+        by_bound(&mut rest);
+        visit.buckets(&rest);
+        recycle(rest, &mut pool);
+    }
+    recycle(general, &mut pool);
+    scratch.pool = pool;
+    scratch.singles = singles;
+    shard.return_scratch(scratch);
+    (visit.best.into_vec(), touched, visit.matched)
 }
 
 /// Every pattern of one shard passing the filters, matched; the best `kept + 1` kept.
@@ -520,6 +783,7 @@ fn match_every(
     let mut best = Best::new(kept);
     let mut matched = 0;
     let mut ids = Vec::new();
+    let mut match_scratch = MatchScratch::default();
     let mut token_ids = Vec::new();
     let mut token_texts = Vec::new();
     for pattern in 0..shard.len() as u32 {
@@ -542,13 +806,14 @@ fn match_every(
                 prepared,
                 matching.recall_threshold,
                 &mut ids,
+                &mut match_scratch,
             )
         } else {
             let body = shard.body(pattern, symbols);
             match_pattern(&body.events, query.stm, matching).map(|found| found.scores())
         };
         if let Some(scores) = scores {
-            best.push(ranked(scores, shard, index, pattern));
+            best.offer(scores, index, shard, pattern);
         }
     }
     (best.into_vec(), matched, matched)
@@ -604,8 +869,9 @@ mod tests {
             filters: &[],
         };
         let exact = index.search(&query);
-        let sabotaged =
-            index.search_with(&query, |o, l, s| 0.7 * pre_potential_upper_bound(o, l, s));
+        let sabotaged = index.search_with(&query, |o, l, s, pair, widest| {
+            0.7 * facts_bound(o, l, s, pair, widest)
+        });
         assert!(exact.matched > 0);
         assert_ne!(names(&exact), names(&sabotaged));
     }

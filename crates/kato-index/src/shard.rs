@@ -6,18 +6,59 @@ use crate::search::Body;
 use crate::symbols::Symbols;
 use crate::{NameBytes, name_hex};
 
-/// One occurrence of a symbol in a pattern of the shard, with the facts the bounds read.
+/// One symbol of a pattern of the shard, with the facts the search reads without touching the
+/// pattern's body (8 bytes).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Posting {
     /// The pattern, by its place in the shard.
     pub(crate) pattern: u32,
-    /// Occurrences of the symbol in the pattern, saturating at `u16::MAX` (then the body is
-    /// counted, see [`Shard::count`]).
-    pub(crate) count: u16,
-    /// The size of the event of the symbol's first occurrence, saturating at `u8::MAX`.
-    pub(crate) first_event_size: u8,
-    /// Whether the symbol is the pattern's first symbol.
-    pub(crate) is_first: bool,
+    /// Bits 4-15: the pattern's length, saturating at [`LENGTH_UNKNOWN`] (then read from the
+    /// body). Bits 0-3: occurrences of the symbol in the pattern, saturating at
+    /// [`COUNT_UNKNOWN`] (then counted in the body).
+    length_count: u16,
+    /// Bit 7: the symbol is the pattern's first. Bits 0-6: the size of the event of its first
+    /// occurrence, saturating at [`EVENT_SIZE_UNKNOWN`].
+    flags: u8,
+    /// The largest event holding the symbol, saturating at [`EVENT_SIZE_UNKNOWN`].
+    widest: u8,
+}
+
+/// An event size in a posting that stands for 127 or more.
+pub(crate) const EVENT_SIZE_UNKNOWN: u8 = 0x7f;
+const FIRST_SYMBOL: u8 = 0x80;
+const LENGTH_UNKNOWN: u16 = 0x0fff;
+const COUNT_UNKNOWN: u16 = 0x000f;
+
+fn saturated_event_size(size: usize) -> u8 {
+    u8::try_from(size)
+        .unwrap_or(EVENT_SIZE_UNKNOWN)
+        .min(EVENT_SIZE_UNKNOWN)
+}
+
+impl Posting {
+    pub(crate) fn is_first(&self) -> bool {
+        self.flags & FIRST_SYMBOL != 0
+    }
+
+    /// The size of the event of the symbol's first occurrence, or [`EVENT_SIZE_UNKNOWN`].
+    pub(crate) fn first_event_size(&self) -> u8 {
+        self.flags & EVENT_SIZE_UNKNOWN
+    }
+
+    /// The largest event holding the symbol, or [`EVENT_SIZE_UNKNOWN`].
+    pub(crate) fn widest(&self) -> u8 {
+        self.widest
+    }
+}
+
+/// What the first posting met of a pattern tells of it (a search's touched list).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Touch {
+    pub(crate) pattern: u32,
+    /// As the posting's length bits.
+    length: u16,
+    /// As [`Posting::first_event_size`]: for an overlap of 1, the one shared symbol's.
+    pub(crate) event_size: u8,
 }
 
 /// Reusable per-search buffers of one shard (a search must not clear the whole shard).
@@ -26,29 +67,44 @@ pub(crate) struct Scratch {
     /// Per pattern of the shard: the overlap accumulated so far; 0 for every untouched one
     /// (restored after each search).
     pub(crate) overlap: Vec<u32>,
-    /// The patterns whose overlap is above 0, in order of first touch, each with the
-    /// `first_event_size` of the posting that touched it first (for an overlap of 1 the only
-    /// one).
-    pub(crate) touched: Vec<(u32, u8)>,
+    /// Per pattern: bit 7 set when it holds an adjacent pair of the STM (or one hashing
+    /// alike), bits 0-6 the largest [`Posting::widest`] of its touched postings; 0 for every
+    /// untouched one (restored after each search).
+    pub(crate) facts: Vec<u8>,
+    /// The patterns whose overlap is above 0, in order of first touch, with what the posting
+    /// that touched each first says (for an overlap of 1 the only one).
+    pub(crate) touched: Vec<Touch>,
+    /// (pattern, length, event size) of the touched patterns sharing one symbol.
+    pub(crate) singles: Vec<(u32, u32, u8)>,
+    /// Emptied bucket member lists, for the next search.
+    pub(crate) pool: Vec<Vec<u32>>,
 }
 
-/// Patterns `0..len` of a shard.
+/// Patterns `0..len` of a shard. Each pattern's body is one run of the arena: its number of
+/// events, its length, the events' sizes, then its symbols; so a search reads one place per
+/// pattern.
 #[derive(Debug, Default)]
 pub(crate) struct Shard {
-    /// Every pattern's symbols, one after the other.
-    flat: Vec<u32>,
-    /// Pattern `p`'s symbols are `flat[starts[p]..starts[p + 1]]` (one more entry than patterns,
-    /// once the first is in).
-    starts: Vec<u32>,
-    /// Every pattern's event sizes, one after the other.
-    sizes: Vec<u32>,
-    /// Pattern `p`'s event sizes are `sizes[event_starts[p]..event_starts[p + 1]]`.
-    event_starts: Vec<u32>,
+    arena: Vec<u32>,
+    /// Where each pattern's run starts.
+    offsets: Vec<u32>,
     names: Vec<NameBytes>,
     /// Per symbol id: its postings in this shard, by increasing pattern.
     postings: Vec<Vec<Posting>>,
+    /// Per bucket of adjacent symbol pairs (hashed; a power of two of them): the patterns
+    /// holding a pair of the bucket, each once, by increasing pattern.
+    pairs: Vec<Vec<u32>>,
     scratch: Mutex<Vec<Scratch>>,
 }
+
+/// The bucket of the adjacent pair `(a, b)` among `buckets` (a power of two).
+pub(crate) fn pair_bucket(a: u32, b: u32, buckets: usize) -> usize {
+    let key = (u64::from(a) << 32) | u64::from(b);
+    (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as usize & (buckets - 1)
+}
+
+/// Patterns per pair bucket before the table doubles.
+const PATTERNS_PER_PAIR_BUCKET: usize = 4;
 
 impl Shard {
     pub(crate) fn len(&self) -> usize {
@@ -62,65 +118,144 @@ impl Shard {
         events: &[Vec<String>],
         symbols: &mut Symbols,
     ) {
-        if self.starts.is_empty() {
-            self.starts.push(0);
-            self.event_starts.push(0);
-        }
         let pattern = u32::try_from(self.names.len()).expect("fewer than 2^32 patterns per shard");
-        let start = self.flat.len();
+        let offset = u32::try_from(self.arena.len()).expect("under 2^32 words per shard");
+        self.arena
+            .push(u32::try_from(events.len()).expect("under 2^32 events"));
+        let length_at = self.arena.len();
+        self.arena.push(0);
         for event in events {
-            self.sizes
+            self.arena
                 .push(u32::try_from(event.len()).expect("an event under 2^32 symbols"));
+        }
+        let start = self.arena.len();
+        for event in events {
             for symbol in event {
-                self.flat.push(symbols.intern(symbol));
+                self.arena.push(symbols.intern(symbol));
             }
         }
-        let first = self.flat.get(start).copied();
-        // One posting per distinct symbol, at its first occurrence.
-        let mut event_of = Vec::with_capacity(self.flat.len() - start);
+        let length = self.arena.len() - start;
+        self.arena[length_at] = u32::try_from(length).expect("under 2^32 symbols");
+        let mut event_of = Vec::with_capacity(length);
         for event in events {
             event_of.extend(std::iter::repeat_n(event.len(), event.len()));
         }
-        let body = &self.flat[start..];
-        for (offset, &id) in body.iter().enumerate() {
-            if body[..offset].contains(&id) {
+        let body = &self.arena[start..];
+        let length_bits = u16::try_from(length)
+            .unwrap_or(LENGTH_UNKNOWN)
+            .min(LENGTH_UNKNOWN);
+        // One posting per distinct symbol, at its first occurrence.
+        for (at, &id) in body.iter().enumerate() {
+            if body[..at].contains(&id) {
                 continue;
             }
-            let count = body[offset..].iter().filter(|&&other| other == id).count();
+            let mut count = 0;
+            let mut widest = 0;
+            for (other, &size) in body[at..].iter().zip(&event_of[at..]) {
+                if *other == id {
+                    count += 1;
+                    widest = widest.max(size);
+                }
+            }
             let lists = &mut self.postings;
             if lists.len() <= id as usize {
                 lists.resize_with(symbols.len().max(id as usize + 1), Vec::new);
             }
             lists[id as usize].push(Posting {
                 pattern,
-                count: u16::try_from(count).unwrap_or(u16::MAX),
-                first_event_size: u8::try_from(event_of[offset]).unwrap_or(u8::MAX),
-                is_first: first == Some(id) && offset == 0,
+                length_count: (length_bits << 4)
+                    | u16::try_from(count)
+                        .unwrap_or(COUNT_UNKNOWN)
+                        .min(COUNT_UNKNOWN),
+                flags: saturated_event_size(event_of[at]) | if at == 0 { FIRST_SYMBOL } else { 0 },
+                widest: saturated_event_size(widest),
             });
         }
-        self.starts
-            .push(u32::try_from(self.flat.len()).expect("under 2^32 symbols per shard"));
-        self.event_starts
-            .push(u32::try_from(self.sizes.len()).expect("under 2^32 events per shard"));
+        self.offsets.push(offset);
         self.names.push(name);
+        if self.pairs.len() * PATTERNS_PER_PAIR_BUCKET < self.names.len() {
+            self.rebuild_pairs((self.pairs.len() * 2).max(16));
+        } else {
+            self.add_pairs(pattern);
+        }
+    }
+
+    /// Adds pattern `pattern` to the buckets of its adjacent pairs.
+    fn add_pairs(&mut self, pattern: u32) {
+        let buckets = self.pairs.len();
+        let mut held: Vec<usize> = self
+            .symbols(pattern)
+            .windows(2)
+            .map(|pair| pair_bucket(pair[0], pair[1], buckets))
+            .collect();
+        held.sort_unstable();
+        held.dedup();
+        for bucket in held {
+            self.pairs[bucket].push(pattern);
+        }
+    }
+
+    /// Rehashes every pattern's pairs into `buckets` buckets.
+    fn rebuild_pairs(&mut self, buckets: usize) {
+        self.pairs = vec![Vec::new(); buckets];
+        for pattern in 0..self.names.len() as u32 {
+            self.add_pairs(pattern);
+        }
+    }
+
+    /// The patterns holding a pair of the bucket of `(a, b)` (a superset of those holding
+    /// `(a, b)` adjacent).
+    pub(crate) fn patterns_with_pair(&self, a: u32, b: u32) -> &[u32] {
+        if self.pairs.is_empty() {
+            return &[];
+        }
+        &self.pairs[pair_bucket(a, b, self.pairs.len())]
+    }
+
+    /// Frees what the vectors hold beyond their length (after a bulk load).
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.arena.shrink_to_fit();
+        self.offsets.shrink_to_fit();
+        self.names.shrink_to_fit();
+        for list in &mut self.postings {
+            list.shrink_to_fit();
+        }
+        for list in &mut self.pairs {
+            list.shrink_to_fit();
+        }
+        self.postings.shrink_to_fit();
+    }
+
+    /// Pattern `p`'s (event sizes, flat symbols).
+    #[inline]
+    pub(crate) fn body_ids(&self, pattern: u32) -> (&[u32], &[u32]) {
+        let at = self.offsets[pattern as usize] as usize;
+        let events = self.arena[at] as usize;
+        let length = self.arena[at + 1] as usize;
+        let start = at + 2 + events;
+        (
+            &self.arena[at + 2..start],
+            &self.arena[start..start + length],
+        )
     }
 
     /// Pattern `p`'s flat symbols.
     pub(crate) fn symbols(&self, pattern: u32) -> &[u32] {
-        let p = pattern as usize;
-        &self.flat[self.starts[p] as usize..self.starts[p + 1] as usize]
-    }
-
-    /// Pattern `p`'s event sizes.
-    pub(crate) fn event_sizes(&self, pattern: u32) -> &[u32] {
-        let p = pattern as usize;
-        &self.sizes[self.event_starts[p] as usize..self.event_starts[p + 1] as usize]
+        self.body_ids(pattern).1
     }
 
     /// Pattern `p`'s length (symbols, repeats included).
     pub(crate) fn length(&self, pattern: u32) -> u32 {
-        let p = pattern as usize;
-        self.starts[p + 1] - self.starts[p]
+        self.arena[self.offsets[pattern as usize] as usize + 1]
+    }
+
+    /// The length a touch carries, read from the body when it saturated.
+    pub(crate) fn length_of(&self, touch: &Touch) -> u32 {
+        if touch.length < LENGTH_UNKNOWN {
+            u32::from(touch.length)
+        } else {
+            self.length(touch.pattern)
+        }
     }
 
     pub(crate) fn name(&self, pattern: u32) -> &NameBytes {
@@ -132,10 +267,11 @@ impl Shard {
         self.postings.get(id as usize).map_or(&[], Vec::as_slice)
     }
 
-    /// The true count of a posting (its stored count saturates).
+    /// The true count of a posting of symbol `id` (its stored count saturates).
     pub(crate) fn count(&self, posting: &Posting, id: u32) -> u32 {
-        if posting.count < u16::MAX {
-            return u32::from(posting.count);
+        let count = posting.length_count & COUNT_UNKNOWN;
+        if count < COUNT_UNKNOWN {
+            return u32::from(count);
         }
         let found = self
             .symbols(posting.pattern)
@@ -145,11 +281,20 @@ impl Shard {
         u32::try_from(found).unwrap_or(u32::MAX)
     }
 
+    /// A touch from `posting`.
+    pub(crate) fn touch(posting: &Posting) -> Touch {
+        Touch {
+            pattern: posting.pattern,
+            length: posting.length_count >> 4,
+            event_size: posting.first_event_size(),
+        }
+    }
+
     /// Pattern `p`'s name and events as strings.
     pub(crate) fn body(&self, pattern: u32, symbols: &Symbols) -> Body {
-        let mut flat = self.symbols(pattern).iter();
-        let events = self
-            .event_sizes(pattern)
+        let (sizes, flat) = self.body_ids(pattern);
+        let mut flat = flat.iter();
+        let events = sizes
             .iter()
             .map(|&size| {
                 flat.by_ref()
@@ -173,6 +318,7 @@ impl Shard {
             .pop()
             .unwrap_or_default();
         scratch.overlap.resize(self.len(), 0);
+        scratch.facts.resize(self.len(), 0);
         scratch
     }
 
@@ -187,16 +333,20 @@ impl Shard {
 
     /// Heap bytes (capacities; scratch buffers not counted, they live while searches run).
     pub(crate) fn bytes(&self) -> usize {
-        self.flat.capacity() * 4
-            + self.starts.capacity() * 4
-            + self.sizes.capacity() * 4
-            + self.event_starts.capacity() * 4
+        self.arena.capacity() * 4
+            + self.offsets.capacity() * 4
             + self.names.capacity() * size_of::<NameBytes>()
             + self.postings.capacity() * size_of::<Vec<Posting>>()
             + self
                 .postings
                 .iter()
                 .map(|list| list.capacity() * size_of::<Posting>())
+                .sum::<usize>()
+            + self.pairs.capacity() * size_of::<Vec<u32>>()
+            + self
+                .pairs
+                .iter()
+                .map(|list| list.capacity() * 4)
                 .sum::<usize>()
     }
 }

@@ -245,6 +245,16 @@ impl KnowledgeBase {
         &self.inner.minhasher
     }
 
+    /// Loads `kb`'s resident index now (if it is not resident) and catches it up, as the next
+    /// prediction would: to warm a process before it serves, or to time a cold load.
+    pub async fn load_index(&self, kb: &KbId) -> Result<(), KbError> {
+        self.inner
+            .resident
+            .fresh(kb, &self.inner.clickhouse, &self.inner.redis)
+            .await
+            .map(drop)
+    }
+
     /// What the resident indexes of this process hold and have done.
     pub fn index_stats(&self) -> crate::IndexStats {
         self.inner.resident.stats()

@@ -213,12 +213,13 @@ impl Resident {
         while let Some(body) = bodies.next().await? {
             index.insert(&body.name, &body.pattern_data)?;
             read += 1;
-            if read % LOAD_PROGRESS_EVERY == 0 {
+            if read.is_multiple_of(LOAD_PROGRESS_EVERY) {
                 let bytes = index.bytes();
                 tracing::info!(kb = %kb, bodies = read, patterns = index.len(), bytes, "loading resident index");
                 self.check_budget(kb, bytes)?;
             }
         }
+        index.shrink_to_fit();
         self.check_budget(kb, index.bytes())?;
         let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.counters.loads.fetch_add(1, Ordering::Relaxed);

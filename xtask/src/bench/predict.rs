@@ -1,12 +1,13 @@
-//! `cargo xtask bench predict`: loads synthetic patterns into a fresh kb through the bulk write
-//! path, then times predictions for STMs cut from learned patterns; prints one JSON line.
+//! `cargo xtask bench predict`: learns synthetic patterns into a fresh kb through the learn path
+//! the server uses (group commit, both stores, the resident index's feed), loads the kb's
+//! resident index cold, then times predictions for STMs cut from learned patterns, optionally
+//! checking the first ones against `predict_exhaustive`; prints one JSON line.
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
-use kato_core::{KbId, MinHasher, Pattern};
-use kato_kb::records::LearnRecords;
-use kato_kb::{KnowledgeBase, KnowledgeBaseConfig, SessionConfig};
+use anyhow::{Context, Result, bail};
+use kato_core::{KbId, Pattern};
+use kato_kb::{KnowledgeBase, KnowledgeBaseConfig, LearnContext, SessionConfig};
 
 use super::workload::{Workload, Zipf, distinct_patterns, events};
 use crate::services;
@@ -22,9 +23,13 @@ pub(crate) struct PredictArgs {
     /// Predictions to time.
     #[arg(long, default_value_t = 1_000)]
     queries: usize,
-    /// Patterns per bulk write while loading.
+    /// Patterns per `learn_many` call while loading.
     #[arg(long, default_value_t = 20_000)]
     load_batch: usize,
+    /// Compare the first N predictions with `predict_exhaustive` (which reads the whole kb
+    /// from ClickHouse), byte for byte; any difference fails the bench.
+    #[arg(long, default_value_t = 0)]
+    verify: usize,
     /// Workload seed.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -52,12 +57,12 @@ pub(crate) fn run(args: &PredictArgs) -> Result<i32> {
     } else {
         eprintln!("{report}");
         println!(
-            "predict: {} patterns, {} queries: p50 {} ms, p99 {} ms, {} candidates on average",
+            "predict: {} patterns, {} queries: p50 {} ms, p99 {} ms, {} candidates matched on average",
             report["patterns"],
             report["queries"],
             report["p50_ms"],
             report["p99_ms"],
-            report["mean_candidates"]
+            report["mean_candidates_matched"]
         );
     }
     Ok(0)
@@ -77,23 +82,14 @@ async fn load(
     patterns: &[Pattern],
     batch: usize,
 ) -> Result<()> {
-    let minhasher = MinHasher::shared_default();
     let started = Instant::now();
     let mut loaded = 0;
+    let context = LearnContext::default();
     for chunk in patterns.chunks(batch.max(1)) {
-        let mut writes = Vec::with_capacity(chunk.len());
-        let mut updates = Vec::with_capacity(chunk.len());
-        for pattern in chunk {
-            let (write, update) =
-                LearnRecords::build(kb, pattern, minhasher, &[], Vec::new(), 5)?.into_parts();
-            writes.push(write);
-            updates.push(update);
-        }
-        knowledge_base.clickhouse().insert_batch(&writes).await?;
-        knowledge_base.redis().apply_learns(&updates).await?;
+        knowledge_base.learn_many(kb, chunk, &context).await?;
         loaded += chunk.len();
         eprintln!(
-            "bench predict: loaded {loaded} / {} ({:.0} patterns/s)",
+            "bench predict: learned {loaded} / {} ({:.0} patterns/s)",
             patterns.len(),
             loaded as f64 / started.elapsed().as_secs_f64()
         );
@@ -143,6 +139,16 @@ async fn measure(
     let stms = queries(args, &patterns);
     drop(patterns);
 
+    // A cold load, as a process that never served the kb does it.
+    let started = Instant::now();
+    knowledge_base.load_index(&kb).await?;
+    let index_load_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let index = knowledge_base.index_stats();
+    eprintln!(
+        "bench predict: resident index loaded in {index_load_ms:.0} ms, {} bytes for {} patterns",
+        index.bytes, index.patterns
+    );
+
     let settings = SessionConfig {
         recall_threshold: Some(args.recall_threshold),
         ..SessionConfig::default()
@@ -160,6 +166,15 @@ async fn measure(
         latencies.push(started.elapsed());
         candidates += count;
         returned += predictions.predictions.len();
+        if done < args.verify {
+            let exhaustive = knowledge_base
+                .predict_exhaustive(&kb, stm, &settings)
+                .await
+                .with_context(|| format!("predicting exhaustively for {stm:?}"))?;
+            if serde_json::to_string(&predictions)? != serde_json::to_string(&exhaustive)? {
+                bail!("prediction {done} differs from predict_exhaustive for {stm:?}");
+            }
+        }
         if (done + 1) % 100 == 0 {
             eprintln!("bench predict: {} / {} predictions", done + 1, stms.len());
         }
@@ -173,7 +188,10 @@ async fn measure(
         "patterns": args.patterns,
         "p50_ms": super::percentile_ms(&latencies, 50),
         "p99_ms": super::percentile_ms(&latencies, 99),
-        "mean_candidates": (candidates as f64 / queries).round(),
+        "mean_candidates_matched": (candidates as f64 / queries).round(),
+        "index_load_ms": (index_load_ms * 10.0).round() / 10.0,
+        "index_bytes_per_pattern": (index.bytes as f64 / index.patterns.max(1) as f64).round(),
+        "verified": args.verify.min(stms.len()),
         "mean_predictions": (returned as f64 / queries).round(),
         "queries": stms.len(),
         "recall_threshold": args.recall_threshold,

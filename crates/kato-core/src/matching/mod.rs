@@ -36,7 +36,7 @@ use serde::Serialize;
 
 use alignment::{extract, split_events};
 use similarity::{character_score, native_cutoff, token_score};
-pub use token_matcher::{ABSENT, MatchScores, TokenMatcher};
+pub use token_matcher::{ABSENT, MatchScores, MatchScratch, TokenMatcher};
 
 /// How the multi-symbol path matches one pattern.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -3,7 +3,7 @@
 //! code line by line so the two can be compared; blocks and opcodes must match it exactly,
 //! ties included.
 
-use std::collections::HashMap;
+use crate::fast_hash::FastMap;
 use std::hash::Hash;
 
 /// A matching block: `a[a..a + size] == b[b..b + size]`. Field order makes the derived `Ord` the
@@ -49,11 +49,11 @@ impl<T, P: Positions<T>> Positions<T> for &P {
 
 /// `b2j` as CPython builds it: a map from element to its positions.
 #[derive(Debug)]
-pub(super) struct B2j<'s, T>(HashMap<&'s T, Vec<usize>>);
+pub(super) struct B2j<'s, T>(FastMap<&'s T, Vec<usize>>);
 
 impl<'s, T: Eq + Hash> B2j<'s, T> {
     fn new(b: &'s [T]) -> Self {
-        let mut b2j: HashMap<&'s T, Vec<usize>> = HashMap::new();
+        let mut b2j: FastMap<&'s T, Vec<usize>> = FastMap::default();
         for (j, element) in b.iter().enumerate() {
             b2j.entry(element).or_default().push(j);
         }
@@ -65,6 +65,20 @@ impl<T: Eq + Hash> Positions<T> for B2j<'_, T> {
     fn positions(&self, element: &T) -> &[usize] {
         self.0.get(element).map_or(&[][..], Vec::as_slice)
     }
+}
+
+/// What matching reuses from one pattern to the next: the longest-match rows (all 0 between
+/// calls), the work queue, and the blocks found.
+#[derive(Debug, Default, Clone)]
+pub(super) struct Buffers {
+    j2len: Vec<usize>,
+    newj2len: Vec<usize>,
+    set: Vec<usize>,
+    newly_set: Vec<usize>,
+    queue: Vec<(usize, usize, usize, usize)>,
+    found: Vec<Block>,
+    /// The result of [`SequenceMatcher::get_matching_blocks_in`].
+    pub(super) blocks: Vec<Block>,
 }
 
 /// `SequenceMatcher(None, a, b, autojunk=False)`.
@@ -100,6 +114,7 @@ impl<'s, T: Eq, P: Positions<T>> SequenceMatcher<'s, T, P> {
     /// The longest matching block in `a[alo..ahi]` and `b[blo..bhi]`; of equally long ones the
     /// one starting earliest in `a`, then earliest in `b`. `size` is 0 when nothing matches, and
     /// the block is then `(alo, blo, 0)`.
+    #[cfg(test)]
     pub(super) fn find_longest_match(
         &self,
         alo: usize,
@@ -107,15 +122,35 @@ impl<'s, T: Eq, P: Positions<T>> SequenceMatcher<'s, T, P> {
         blo: usize,
         bhi: usize,
     ) -> Block {
+        self.find_longest_match_in(alo, ahi, blo, bhi, &mut Buffers::default())
+    }
+
+    /// [`Self::find_longest_match`] with reused buffers.
+    fn find_longest_match_in(
+        &self,
+        alo: usize,
+        ahi: usize,
+        blo: usize,
+        bhi: usize,
+        buffers: &mut Buffers,
+    ) -> Block {
         let (a, b) = (self.a, self.b);
         let (mut besti, mut bestj, mut bestsize) = (alo, blo, 0);
         // j2len[j + 1] = length of the longest match ending with a[i-1] and b[j] (CPython's dict,
         // 0 when absent; index 0 stands for j = -1). Dense rows, and only the entries a row set
-        // are reset, so a row costs what CPython's dict costs without hashing.
-        let mut j2len = vec![0; b.len() + 1];
-        let mut newj2len = vec![0; b.len() + 1];
-        let mut set: Vec<usize> = Vec::new();
-        let mut newly_set: Vec<usize> = Vec::new();
+        // are reset, so a row costs what CPython's dict costs without hashing. Every entry is 0
+        // between calls.
+        let Buffers {
+            j2len,
+            newj2len,
+            set,
+            newly_set,
+            ..
+        } = buffers;
+        if j2len.len() < b.len() + 1 {
+            j2len.resize(b.len() + 1, 0);
+            newj2len.resize(b.len() + 1, 0);
+        }
         for (i, element) in a.iter().enumerate().take(ahi).skip(alo) {
             for &j in self.b2j.positions(element) {
                 if j < blo {
@@ -134,8 +169,11 @@ impl<'s, T: Eq, P: Positions<T>> SequenceMatcher<'s, T, P> {
             for index in set.drain(..) {
                 j2len[index] = 0;
             }
-            std::mem::swap(&mut j2len, &mut newj2len);
-            std::mem::swap(&mut set, &mut newly_set);
+            std::mem::swap(j2len, newj2len);
+            std::mem::swap(set, newly_set);
+        }
+        for index in set.drain(..) {
+            j2len[index] = 0;
         }
         // CPython then extends the block over equal non-junk neighbours. Without junk the scan
         // above already found a maximal block, so these loops never move it; they stay so the
@@ -160,13 +198,23 @@ impl<'s, T: Eq, P: Positions<T>> SequenceMatcher<'s, T, P> {
     /// The matching blocks, sorted, adjacent ones merged, ending with the sentinel
     /// `(len(a), len(b), 0)`.
     pub(super) fn get_matching_blocks(&self) -> Vec<Block> {
+        let mut buffers = Buffers::default();
+        self.get_matching_blocks_in(&mut buffers);
+        buffers.blocks
+    }
+
+    /// [`Self::get_matching_blocks`] into `buffers.blocks`, reusing the buffers' memory.
+    pub(super) fn get_matching_blocks_in(&self, buffers: &mut Buffers) {
         let (la, lb) = (self.a.len(), self.b.len());
         // CPython pops from the end of a list, so the right remainder is searched first; the
         // order does not change the result because the blocks are sorted afterwards.
-        let mut queue = vec![(0, la, 0, lb)];
-        let mut matching_blocks = Vec::new();
+        let mut queue = std::mem::take(&mut buffers.queue);
+        let mut matching_blocks = std::mem::take(&mut buffers.found);
+        queue.clear();
+        matching_blocks.clear();
+        queue.push((0, la, 0, lb));
         while let Some((alo, ahi, blo, bhi)) = queue.pop() {
-            let block = self.find_longest_match(alo, ahi, blo, bhi);
+            let block = self.find_longest_match_in(alo, ahi, blo, bhi, buffers);
             let Block {
                 a: i,
                 b: j,
@@ -185,12 +233,13 @@ impl<'s, T: Eq, P: Positions<T>> SequenceMatcher<'s, T, P> {
         matching_blocks.sort_unstable();
 
         let (mut i1, mut j1, mut k1) = (0, 0, 0);
-        let mut non_adjacent = Vec::with_capacity(matching_blocks.len() + 1);
-        for Block {
+        let non_adjacent = &mut buffers.blocks;
+        non_adjacent.clear();
+        for &Block {
             a: i2,
             b: j2,
             size: k2,
-        } in matching_blocks
+        } in &matching_blocks
         {
             if i1 + k1 == i2 && j1 + k1 == j2 {
                 k1 += k2;
@@ -217,7 +266,8 @@ impl<'s, T: Eq, P: Positions<T>> SequenceMatcher<'s, T, P> {
             b: lb,
             size: 0,
         });
-        non_adjacent
+        buffers.queue = queue;
+        buffers.found = matching_blocks;
     }
 
     /// How to turn `a` into `b`: CPython's `get_opcodes`.

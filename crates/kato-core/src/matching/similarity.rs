@@ -1,7 +1,7 @@
 //! The similarity of spec 3.1 and RapidFuzz's `fuzz.ratio`, with the reference's floating-point
 //! arithmetic reproduced step by step, and the longest common subsequence they rest on.
 
-use std::collections::HashMap;
+use crate::fast_hash::FastMap;
 use std::hash::Hash;
 
 /// Length of the longest common subsequence of `x` and `y`.
@@ -10,7 +10,8 @@ use std::hash::Hash;
 /// word operations per element of the longer one; a run costs one small map and one bit vector.
 pub(super) fn lcs_len<T: Eq + Hash>(x: &[T], y: &[T]) -> usize {
     let (short, long) = if x.len() <= y.len() { (x, y) } else { (y, x) };
-    let mut slots: HashMap<&T, usize> = HashMap::with_capacity(short.len());
+    let mut slots: FastMap<&T, usize> =
+        FastMap::with_capacity_and_hasher(short.len(), Default::default());
     let slot_of_short: Vec<usize> = short
         .iter()
         .map(|element| {
@@ -48,6 +49,16 @@ impl LcsMasks {
     pub(super) fn lcs_len(&self, other: impl IntoIterator<Item = Option<usize>>) -> usize {
         if self.words == 0 {
             return 0;
+        }
+        if self.words == 1 {
+            // The common case (a masked side of at most 64 elements) in a register.
+            let mut word = u64::MAX;
+            for slot in other.into_iter().flatten() {
+                let m = self.masks[slot];
+                let matched = word & m;
+                word = word.wrapping_add(matched) | (word - matched);
+            }
+            return word.count_zeros() as usize;
         }
         // A zero bit in `row` marks a position of the masked side that ends a step of the LCS.
         let mut row = vec![u64::MAX; self.words];

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use kato_core::matching::{MatchConfig, TokenMatcher};
+use kato_core::matching::{MatchConfig, MatchScratch, TokenMatcher};
 use kato_core::predict::{
     Candidate, KbStatistics, PredictConfig, RankSortAlgo, pre_potential_of, predict,
     predict_matched, pruning_order,
@@ -266,14 +266,17 @@ proptest! {
     fn id_scores_equal_token_matcher(kb in kb(), pick in any::<usize>(), cut in (any::<usize>(), any::<usize>()), threshold in 0.0f64..0.9) {
         let stm = stm_for(&kb, pick, cut, &[]);
         let matcher = TokenMatcher::new(&stm);
+        // One scratch for every pattern, as the index uses it.
+        let mut scratch = MatchScratch::default();
         for (_, events) in &kb {
             let ids: Vec<u32> = events
                 .iter()
                 .flatten()
                 .map(|s| matcher.id_of(s).unwrap_or(kato_core::matching::ABSENT))
                 .collect();
+            let sizes: Vec<u32> = events.iter().map(|e| e.len() as u32).collect();
             prop_assert_eq!(
-                matcher.scores_of_ids(&ids, events.iter().map(Vec::len), threshold),
+                matcher.scores_of_ids(&ids, &sizes, threshold, &mut scratch),
                 matcher.scores(events, threshold)
             );
         }
