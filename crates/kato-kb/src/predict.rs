@@ -108,8 +108,8 @@ impl KnowledgeBase {
                     .into_iter()
                     .map(|(body, found)| (candidate_body(body), found))
                     .unzip();
-                let candidates = self.with_redis_values(kb, bodies).await?;
-                let statistics = self.statistics(kb, stm, &candidates, settings).await?;
+                let (candidates, statistics) =
+                    self.prediction_inputs(kb, stm, bodies, settings).await?;
                 let matched = candidates.into_iter().zip(found).collect();
                 let predictions = predict_matched(stm, matched, &statistics, &settings.predict);
                 Ok((predictions, matched_count))
@@ -184,56 +184,35 @@ impl KnowledgeBase {
         bodies: Vec<CandidateBody>,
         settings: &PredictionSettings,
     ) -> Result<Predictions, KbError> {
-        let candidates = self.with_redis_values(kb, bodies).await?;
-        let statistics = self.statistics(kb, stm, &candidates, settings).await?;
+        let (candidates, statistics) = self.prediction_inputs(kb, stm, bodies, settings).await?;
         Ok(predict(stm, candidates, &statistics, &settings.predict))
     }
 
-    async fn with_redis_values(
-        &self,
-        kb: &KbId,
-        bodies: Vec<CandidateBody>,
-    ) -> Result<Vec<Candidate>, KbError> {
-        let names: Vec<String> = bodies.iter().map(|b| b.name.clone()).collect();
-        let summaries = self.redis().pattern_summaries(kb, &names).await?;
-        bodies
-            .into_iter()
-            .zip(summaries)
-            .map(|(body, summary)| {
-                let emotives = summary
-                    .emotives
-                    .iter()
-                    .map(|entry| parse_emotives(entry))
-                    .collect::<Result<_, _>>()?;
-                Ok(Candidate {
-                    name: body.name,
-                    events: body.pattern_data,
-                    frequency: summary.frequency,
-                    emotives,
-                })
-            })
-            .collect()
-    }
-
-    /// The kb statistics the metrics read, for the symbols of the STM and the candidates.
-    async fn statistics(
+    /// The candidates with their Redis values, and the kb statistics the metrics read (for the
+    /// symbols of the STM and the candidates), in one Redis round trip (two with affinity
+    /// weighting).
+    async fn prediction_inputs(
         &self,
         kb: &KbId,
         stm: &[Vec<String>],
-        candidates: &[Candidate],
+        bodies: Vec<CandidateBody>,
         settings: &PredictionSettings,
-    ) -> Result<KbStatistics, KbError> {
+    ) -> Result<(Vec<Candidate>, KbStatistics), KbError> {
         let redis = self.redis();
-        let globals = redis.global_counters(kb).await?;
-        let symbols: Vec<String> = stm
+        let weighted = settings.predict.affinity_emotive.is_some();
+        let names: Vec<String> = bodies.iter().map(|b| b.name.clone()).collect();
+        let symbols: Vec<&str> = stm
             .iter()
             .flatten()
-            .chain(candidates.iter().flat_map(|c| c.events.iter().flatten()))
+            .chain(bodies.iter().flat_map(|b| b.pattern_data.iter().flatten()))
+            .map(String::as_str)
             .collect::<BTreeSet<_>>()
             .into_iter()
-            .cloned()
             .collect();
-        let stats = redis.symbol_stats(kb, &symbols).await?;
+        let values = redis
+            .prediction_values(kb, &names, &symbols, weighted)
+            .await?;
+        let globals = values.globals;
         let mut statistics = KbStatistics {
             total_unique_patterns: globals.total_unique_patterns,
             total_pattern_frequencies: globals.total_pattern_frequencies,
@@ -242,16 +221,15 @@ impl KnowledgeBase {
             symbol_frequencies: HashMap::new(),
             affinities: HashMap::new(),
         };
-        let weighted = settings.predict.affinity_emotive.is_some();
-        for (symbol, stat) in symbols.into_iter().zip(stats) {
+        for (symbol, stat) in symbols.iter().zip(&values.symbols) {
             if weighted {
                 statistics
                     .symbol_frequencies
-                    .insert(symbol.clone(), stat.frequency);
+                    .insert((*symbol).to_owned(), stat.frequency);
             }
             statistics
                 .pattern_member_counts
-                .insert(symbol, stat.pattern_member_count);
+                .insert((*symbol).to_owned(), stat.pattern_member_count);
         }
         if weighted {
             let stm_symbols: Vec<String> = stm
@@ -266,7 +244,24 @@ impl KnowledgeBase {
                 .affinities
                 .extend(stm_symbols.into_iter().zip(affinities));
         }
-        Ok(statistics)
+        let candidates = bodies
+            .into_iter()
+            .zip(values.summaries)
+            .map(|(body, summary)| {
+                let emotives = summary
+                    .emotives
+                    .iter()
+                    .map(|entry| parse_emotives(entry))
+                    .collect::<Result<_, _>>()?;
+                Ok(Candidate {
+                    name: body.name,
+                    events: body.pattern_data,
+                    frequency: summary.frequency,
+                    emotives,
+                })
+            })
+            .collect::<Result<_, KbError>>()?;
+        Ok((candidates, statistics))
     }
 }
 

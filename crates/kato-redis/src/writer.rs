@@ -106,6 +106,22 @@ pub struct GlobalCounters {
     pub distinct_symbols: u64,
 }
 
+/// What a prediction reads of a kb besides its bodies ([`RedisWriter::prediction_values`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PredictionValues {
+    /// Per candidate, in the order asked.
+    pub summaries: Vec<PatternSummary>,
+    /// The kb's global counters.
+    pub globals: GlobalCounters,
+    /// Per symbol, in the order asked (frequencies 0 unless asked for).
+    pub symbols: Vec<SymbolStats>,
+}
+
+/// A reply of a pipeline read as `T`.
+fn parse<T: redis::FromRedisValue>(value: redis::Value) -> Result<T, RedisError> {
+    redis::from_redis_value(value).map_err(|error| RedisError::Command(error.into()))
+}
+
 /// One pattern the learn script announced on a kb's feed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedEntry {
@@ -409,6 +425,81 @@ impl RedisWriter {
             );
         }
         Ok(summaries)
+    }
+
+    /// The candidates' summaries, the kb's global counters and the symbols' statistics (their
+    /// frequencies only when `with_frequencies`), in one pipeline of up to
+    /// [`READS_PER_PIPELINE`] candidates (more candidates take more round trips).
+    pub async fn prediction_values(
+        &self,
+        kb: &KbId,
+        names: &[String],
+        symbols: &[&str],
+        with_frequencies: bool,
+    ) -> Result<PredictionValues, RedisError> {
+        let keys = KbKeys::new(kb);
+        let mut connection = self.connection.clone();
+        let mut pipe = redis::pipe();
+        pipe.get(keys.total_unique_patterns())
+            .get(keys.total_pattern_frequencies())
+            .get(keys.total_symbols_in_patterns_frequencies())
+            .hlen(keys.symbol_frequencies());
+        if !symbols.is_empty() {
+            pipe.cmd("HMGET")
+                .arg(keys.symbol_pattern_counts())
+                .arg(symbols);
+            if with_frequencies {
+                pipe.cmd("HMGET").arg(keys.symbol_frequencies()).arg(symbols);
+            }
+        }
+        let (first, rest) = names.split_at(names.len().min(READS_PER_PIPELINE));
+        for name in first {
+            pipe.get(keys.frequency(name))
+                .lrange(keys.emotives(name), 0, -1);
+        }
+        let replies: Vec<redis::Value> = pipe.query_async(&mut connection).await?;
+        let mut replies = replies.into_iter();
+        let mut next = || {
+            replies
+                .next()
+                .ok_or(RedisError::UnexpectedReply("a prediction read answered too few replies"))
+        };
+        let counter =
+            |value: redis::Value| -> Result<u64, RedisError> { Ok(parse::<Option<u64>>(value)?.unwrap_or(0)) };
+        let globals = GlobalCounters {
+            total_unique_patterns: counter(next()?)?,
+            total_pattern_frequencies: counter(next()?)?,
+            total_symbols_in_patterns_frequencies: counter(next()?)?,
+            distinct_symbols: counter(next()?)?,
+        };
+        let mut stats = vec![SymbolStats::default(); symbols.len()];
+        if !symbols.is_empty() {
+            let counts: Vec<Option<u64>> = parse(next()?)?;
+            for (stat, count) in stats.iter_mut().zip(counts) {
+                stat.pattern_member_count = count.unwrap_or(0);
+            }
+            if with_frequencies {
+                let frequencies: Vec<Option<u64>> = parse(next()?)?;
+                for (stat, frequency) in stats.iter_mut().zip(frequencies) {
+                    stat.frequency = frequency.unwrap_or(0);
+                }
+            }
+        }
+        let mut summaries = Vec::with_capacity(names.len());
+        for _ in first {
+            summaries.push(PatternSummary {
+                frequency: counter(next()?)?,
+                emotives: parse(next()?)?,
+            });
+        }
+        if !rest.is_empty() {
+            summaries.extend(self.pattern_summaries(kb, rest).await?);
+        }
+        Ok(PredictionValues {
+            summaries,
+            globals,
+            symbols: stats,
+        })
     }
 
     /// Adds one to a pattern's frequency and returns the new value.

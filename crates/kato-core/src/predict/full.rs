@@ -1,7 +1,7 @@
 //! The multi-symbol path: spec 4 steps B to H over matched candidates, then the ranking of
 //! spec 5.
 
-use std::collections::HashMap;
+use crate::fast_hash::FastMap;
 
 use super::metrics::{
     AffinityWeights, Probabilities, StateVector, Weighted, confluence, counts, entropy,
@@ -137,7 +137,7 @@ fn compute(
     // Step D.
     let unique_patterns = statistics.total_unique_patterns;
     let frequency_total: u64 = entries.iter().map(|entry| entry.candidate.frequency).sum();
-    let mut probabilities: Probabilities<'_> = HashMap::new();
+    let mut probabilities: Probabilities<'_> = Probabilities::default();
     for entry in entries {
         let symbols = entry
             .found
@@ -164,7 +164,7 @@ fn compute(
     // Step F's groups: an exact key on the sorted future events groups as the reference's SHA1
     // of their JSON does.
     let mut groups: Vec<Group> = Vec::new();
-    let mut group_of_key: HashMap<Vec<Vec<&str>>, usize> = HashMap::new();
+    let mut group_of_key: FastMap<Vec<Vec<&str>>, usize> = FastMap::default();
     let mut group_of_entry: Vec<Option<usize>> = Vec::with_capacity(entries.len());
     for (index, entry) in entries.iter().enumerate() {
         if entry.found.future.is_empty() {

@@ -1,13 +1,15 @@
 //! The per-prediction formulas of spec 4 (steps B, E and H), each in the reference's arithmetic
 //! order so the floats come out the same.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use crate::fast_hash::FastMap;
 
 use super::KbStatistics;
 
 /// `Pr(s) = pmf(s) / U` for the symbols of the probability cache (spec 4 step D); a symbol
 /// outside the cache is absent, which is not the same as 0 for `tfidf_score`.
-pub(super) type Probabilities<'a> = HashMap<&'a str, f64>;
+pub(super) type Probabilities<'a> = FastMap<&'a str, f64>;
 
 /// The floor `confluence` puts under a zero probability before taking its log.
 const CONFLUENCE_FLOOR: f64 = 1e-10;
@@ -18,7 +20,7 @@ const AFFINITY_FLOOR: f64 = 0.01;
 /// The distinct symbols of `symbols` with their counts, in first-occurrence order (the order a
 /// Python `Counter` iterates in).
 pub(super) fn counts<'a>(symbols: &[&'a str]) -> Vec<(&'a str, usize)> {
-    let mut index: HashMap<&str, usize> = HashMap::new();
+    let mut index: FastMap<&str, usize> = FastMap::default();
     let mut counted: Vec<(&str, usize)> = Vec::new();
     for &symbol in symbols {
         match index.get(symbol) {
@@ -145,7 +147,7 @@ pub(super) fn confluence(
 /// the vocabulary's (sorted) order.
 #[derive(Debug)]
 pub(super) struct StateVector<'a> {
-    values: HashMap<&'a str, f64>,
+    values: FastMap<&'a str, f64>,
     norm: f64,
 }
 
@@ -231,7 +233,7 @@ pub(super) fn potential(
 /// symbol weighs 0, as in the reference's `weights.get(t, 0.0)`.
 #[derive(Debug)]
 pub(super) struct AffinityWeights<'a> {
-    weights: HashMap<&'a str, f64>,
+    weights: FastMap<&'a str, f64>,
     /// The state's summed weight, the same for every prediction.
     state_sum: f64,
 }
