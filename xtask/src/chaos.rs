@@ -35,8 +35,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
-use kato_core::KbId;
-use kato_kb::{KnowledgeBase, KnowledgeBaseConfig};
+use kato_core::{KbId, PatternName};
+use kato_kb::{KnowledgeBase, KnowledgeBaseConfig, SessionConfig};
 use kato_test_support::TcpProxy;
 use serde_json::{Value, json};
 
@@ -356,6 +356,72 @@ async fn verify_or_repair(
     Ok((false, after.is_clean(), before.orphan_bodies.len()))
 }
 
+/// STMs compared per scenario between the recovered server and `predict_exhaustive`.
+const PREDICTIONS_COMPARED: usize = 20;
+
+/// Predictions of the running server (its resident index, caught up after the fault and any
+/// repair another process made) for STMs cut from `names`, compared with `predict_exhaustive`
+/// over the stores: (compared, differing). Every STM is the first two events of a learned
+/// pattern, observed through a session of `node`.
+async fn compare_predictions(
+    client: &Client,
+    node: &str,
+    knowledge_base: &KnowledgeBase,
+    kb: &KbId,
+    names: &[String],
+) -> Result<(usize, usize)> {
+    let settings = SessionConfig::default().prediction_settings()?;
+    let step = (names.len() / PREDICTIONS_COMPARED).max(1);
+    let (mut compared, mut differing) = (0, 0);
+    for name in names.iter().step_by(step).take(PREDICTIONS_COMPARED) {
+        let Some(pattern) = knowledge_base
+            .get_pattern(kb, &name.parse::<PatternName>()?)
+            .await?
+        else {
+            continue;
+        };
+        let stm: Vec<Vec<String>> = pattern.pattern_data.iter().take(2).cloned().collect();
+        let session = patiently(|| client.create_session(node)).await?;
+        for event in &stm {
+            let path = format!("/sessions/{session}/observe");
+            patiently(|| client.post(&path, Some(json!({ "strings": event })))).await?;
+        }
+        let path = format!("/sessions/{session}/predictions");
+        let served = patiently(|| client.get(&path)).await?;
+        let exhaustive = serde_json::to_value(
+            knowledge_base
+                .predict_exhaustive(kb, &stm, &settings)
+                .await?,
+        )?;
+        compared += 1;
+        if served["predictions"] != exhaustive["predictions"]
+            || served["future_potentials"] != exhaustive["future_potentials"]
+        {
+            eprintln!(
+                "chaos: {kb}: the server's predictions for {stm:?} differ from predict_exhaustive"
+            );
+            differing += 1;
+        }
+    }
+    eprintln!(
+        "chaos: {kb}: {compared} predictions compared with predict_exhaustive, {differing} differ"
+    );
+    Ok((compared, differing))
+}
+
+/// `request`, tried again for up to 10 s while it fails: a connection to a store that was
+/// restarted fails its first command after the restart (503), then reconnects.
+async fn patiently<T, F: Future<Output = Result<T>>>(mut request: impl FnMut() -> F) -> Result<T> {
+    let started = Instant::now();
+    loop {
+        match request().await {
+            Ok(answer) => return Ok(answer),
+            Err(error) if started.elapsed() > Duration::from_secs(10) => return Err(error),
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
 /// The kb id of a chaos node (the reference's mapping: `<node>_kato`).
 fn kb_of(node: &str) -> Result<KbId> {
     Ok(KbId::new(format!("{node}_kato"))?)
@@ -381,13 +447,17 @@ async fn kill9_during_learn(args: &ChaosArgs, clickhouse: &str, redis: &str) -> 
     );
     let mut server = start_server(clickhouse, redis, DATABASE, port, None)?;
     let lost = missing(&client, node, &outcome.acknowledged).await?;
-    stop_server(&mut server);
     let knowledge_base = knowledge_base(clickhouse, redis).await?;
     let kb = kb_of(node)?;
     let (clean_at_first, consistent, orphans) = verify_or_repair(&knowledge_base, &kb).await?;
+    let (compared, differing) =
+        compare_predictions(&client, node, &knowledge_base, &kb, &outcome.acknowledged).await?;
+    stop_server(&mut server);
     knowledge_base.drop_database(&kb, true).await?;
     Ok(json!({
         "name": "kill9_during_learn",
+        "predictions_compared": compared,
+        "predictions_differing": differing,
         "clients": args.clients,
         "faults": 1,
         "acknowledged": outcome.acknowledged.len(),
@@ -395,7 +465,7 @@ async fn kill9_during_learn(args: &ChaosArgs, clickhouse: &str, redis: &str) -> 
         "lost_names": lost.iter().take(10).collect::<Vec<_>>(),
         "clean_after_fault": clean_at_first,
         "orphan_bodies_after_fault": orphans,
-        "consistent": consistent,
+        "consistent": consistent && differing == 0 && compared > 0,
     }))
 }
 
@@ -421,13 +491,15 @@ async fn clickhouse_restart(args: &ChaosArgs, urls: &ServiceUrls) -> Result<Valu
     tokio::time::sleep(Duration::from_secs(args.load_seconds)).await;
     let outcome = finish_load(load).await?;
     let lost = missing(&client, node, &outcome.acknowledged).await?;
-    stop_server(&mut server);
     let knowledge_base = knowledge_base(clickhouse, redis).await?;
     let kb = kb_of(node)?;
     let distinct: BTreeSet<&String> = outcome.acknowledged.iter().collect();
     let stored = knowledge_base.clickhouse().count_patterns(&kb).await?;
     let (clean_at_first, consistent, orphans) = verify_or_repair(&knowledge_base, &kb).await?;
     let after_repair = knowledge_base.clickhouse().count_patterns(&kb).await?;
+    let (compared, differing) =
+        compare_predictions(&client, node, &knowledge_base, &kb, &outcome.acknowledged).await?;
+    stop_server(&mut server);
     knowledge_base.drop_database(&kb, true).await?;
     ensure!(
         outcome.other_errors.is_empty(),
@@ -436,6 +508,8 @@ async fn clickhouse_restart(args: &ChaosArgs, urls: &ServiceUrls) -> Result<Valu
     );
     Ok(json!({
         "name": "clickhouse_restart",
+        "predictions_compared": compared,
+        "predictions_differing": differing,
         "clients": args.clients,
         "faults": 1,
         "down_seconds": 3,
@@ -451,7 +525,11 @@ async fn clickhouse_restart(args: &ChaosArgs, urls: &ServiceUrls) -> Result<Valu
         "duplicates_visible": distinct.len() != outcome.acknowledged.len(),
         "clean_after_fault": clean_at_first,
         "orphan_bodies_after_fault": orphans,
-        "consistent": consistent && outcome.unavailable > 0 && after_repair >= distinct.len() as u64,
+        "consistent": consistent
+            && outcome.unavailable > 0
+            && after_repair >= distinct.len() as u64
+            && differing == 0
+            && compared > 0,
     }))
 }
 
@@ -493,12 +571,14 @@ async fn redis_restart(args: &ChaosArgs, urls: &ServiceUrls) -> Result<Value> {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    stop_server(&mut server);
 
     // A checker of its own: the old one's connection died with Redis.
     let knowledge_base = self::knowledge_base(clickhouse, redis).await?;
     knowledge_base.rehydrate(&kb).await?;
     let after = knowledge_base.redis().dump_kb(&kb).await?;
+    let (compared, differing) =
+        compare_predictions(&client, node, &knowledge_base, &kb, &first.acknowledged).await?;
+    stop_server(&mut server);
     let restored_exactly = after == before;
     let lost = first
         .acknowledged
@@ -512,6 +592,8 @@ async fn redis_restart(args: &ChaosArgs, urls: &ServiceUrls) -> Result<Value> {
     knowledge_base.drop_database(&kb, true).await?;
     Ok(json!({
         "name": "redis_restart",
+        "predictions_compared": compared,
+        "predictions_differing": differing,
         "clients": args.clients,
         "faults": 1,
         "acknowledged": first.acknowledged.len() + during.acknowledged.len(),
@@ -522,7 +604,12 @@ async fn redis_restart(args: &ChaosArgs, urls: &ServiceUrls) -> Result<Value> {
         "keys_before_restart": before.len(),
         "restored_exactly": restored_exactly,
         "lost": lost,
-        "consistent": restored_exactly && clean && recovered && during.acknowledged.is_empty(),
+        "consistent": restored_exactly
+            && clean
+            && recovered
+            && during.acknowledged.is_empty()
+            && differing == 0
+            && compared > 0,
     }))
 }
 
@@ -602,13 +689,15 @@ async fn slow_store(
         (outcome.acknowledged.len() as u64).saturating_sub(acknowledged_at_resume);
     let lost = missing(&client, &node, &outcome.acknowledged).await?;
     let rss_after = rss_mb(server.id());
-    stop_server(&mut server);
-    proxy.stop().await;
 
     let knowledge_base = knowledge_base(clickhouse, redis).await?;
     let kb = kb_of(&node)?;
     let distinct: BTreeSet<&String> = outcome.acknowledged.iter().collect();
     let (clean_at_first, consistent, orphans) = verify_or_repair(&knowledge_base, &kb).await?;
+    let (compared, differing) =
+        compare_predictions(&client, &node, &knowledge_base, &kb, &outcome.acknowledged).await?;
+    stop_server(&mut server);
+    proxy.stop().await;
     let stored = knowledge_base.clickhouse().count_patterns(&kb).await?;
     knowledge_base.drop_database(&kb, true).await?;
     ensure!(
@@ -620,6 +709,8 @@ async fn slow_store(
     let load_held = within_deadline && acknowledged_after_resume > 0;
     Ok(json!({
         "name": scenario,
+        "predictions_compared": compared,
+        "predictions_differing": differing,
         "clients": args.clients,
         "faults": 1,
         "hang_seconds": SLOW_PAUSE.as_secs(),
@@ -646,6 +737,8 @@ async fn slow_store(
         "orphan_bodies_after_fault": orphans,
         "consistent": consistent
             && lost.is_empty()
+            && differing == 0
+            && compared > 0
             && load_held
             && unavailable_while_hung > 0
             && stored >= distinct.len() as u64,

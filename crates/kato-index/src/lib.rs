@@ -20,8 +20,6 @@ mod search;
 mod shard;
 mod symbols;
 
-use std::collections::HashSet;
-
 pub use error::IndexError;
 pub use filter::Filter;
 pub use search::{Body, Found, Query, Search};
@@ -37,7 +35,22 @@ pub type NameBytes = [u8; 20];
 pub struct KbIndex {
     symbols: Symbols,
     shards: Vec<Shard>,
-    names: HashSet<NameBytes>,
+    /// Every pattern as `shard << 32 | place`, hashed by its name's first 8 bytes (a SHA-1 is
+    /// its own hash): 9 bytes per pattern where a set of names took about 40.
+    names: hashbrown::HashTable<u64>,
+    patterns: usize,
+}
+
+/// The hash of a name: its first 8 bytes.
+fn name_hash(bytes: &NameBytes) -> u64 {
+    let mut first = [0; 8];
+    first.copy_from_slice(&bytes[..8]);
+    u64::from_le_bytes(first)
+}
+
+/// The name of the pattern `place` (`shard << 32 | index`).
+fn name_at(shards: &[Shard], place: u64) -> &NameBytes {
+    shards[(place >> 32) as usize].name(place as u32)
 }
 
 impl KbIndex {
@@ -47,7 +60,8 @@ impl KbIndex {
         Self {
             symbols: Symbols::default(),
             shards: (0..shards.max(1)).map(|_| Shard::default()).collect(),
-            names: HashSet::new(),
+            names: hashbrown::HashTable::new(),
+            patterns: 0,
         }
     }
 
@@ -60,11 +74,22 @@ impl KbIndex {
     /// (the index keeps one body per name, as the stores do).
     pub fn insert(&mut self, name: &str, events: &[Vec<String>]) -> Result<bool, IndexError> {
         let bytes = name_bytes(name)?;
-        if !self.names.insert(bytes) {
+        let hash = name_hash(&bytes);
+        let shards = &self.shards;
+        if self
+            .names
+            .find(hash, |&place| *name_at(shards, place) == bytes)
+            .is_some()
+        {
             return Ok(false);
         }
-        let shard = self.names.len() % self.shards.len();
+        let shard = self.patterns % self.shards.len();
+        let place = ((shard as u64) << 32) | self.shards[shard].len() as u64;
         self.shards[shard].insert(bytes, events, &mut self.symbols);
+        self.patterns += 1;
+        let shards = &self.shards;
+        self.names
+            .insert_unique(hash, place, |&place| name_hash(name_at(shards, place)));
         Ok(true)
     }
 
@@ -74,27 +99,35 @@ impl KbIndex {
         for shard in &mut self.shards {
             shard.shrink_to_fit();
         }
-        self.names.shrink_to_fit();
+        let shards = &self.shards;
+        self.names
+            .shrink_to_fit(|&place| name_hash(name_at(shards, place)));
     }
 
     /// Whether the pattern `name` (bare 40-hex) is held; an invalid name is not.
     pub fn contains(&self, name: &str) -> bool {
-        name_bytes(name).is_ok_and(|bytes| self.names.contains(&bytes))
+        name_bytes(name).is_ok_and(|bytes| {
+            self.names
+                .find(name_hash(&bytes), |&place| {
+                    *name_at(&self.shards, place) == bytes
+                })
+                .is_some()
+        })
     }
 
     /// Patterns held.
     pub fn len(&self) -> usize {
-        self.names.len()
+        self.patterns
     }
 
     /// Whether no pattern is held.
     pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
+        self.patterns == 0
     }
 
     /// The heap bytes the index holds (capacities, so what it costs, not only what it uses).
     pub fn bytes(&self) -> usize {
-        let names = self.names.capacity() * (size_of::<NameBytes>() + 1);
+        let names = self.names.capacity() * (size_of::<u64>() + 1);
         names
             + self.symbols.bytes()
             + self.shards.iter().map(Shard::bytes).sum::<usize>()

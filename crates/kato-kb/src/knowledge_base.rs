@@ -298,15 +298,20 @@ impl KnowledgeBase {
                 context.persistence,
             )?);
         }
-        let bodies: Vec<(String, Vec<Vec<String>>)> = records
-            .iter()
-            .map(|r| {
-                (
-                    r.write.pattern.name.clone(),
-                    r.write.pattern.pattern_data.clone(),
-                )
-            })
-            .collect();
+        // Kept for this process's resident index of the kb, if there is one.
+        let bodies: Vec<(String, Vec<Vec<String>>)> = if self.inner.resident.holds(kb) {
+            records
+                .iter()
+                .map(|r| {
+                    (
+                        r.write.pattern.name.clone(),
+                        r.write.pattern.pattern_data.clone(),
+                    )
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let outcomes = self.inner.learner.submit_many(records).await;
         // This process's own learns reach its resident index at once (the feed would bring
         // them too, at the price of a ClickHouse read).

@@ -31,8 +31,11 @@ use crate::KbError;
 
 /// Feed entries read per round trip of a catch-up.
 const FEED_PAGE: usize = 10_000;
-/// Bodies between two progress lines (and budget checks) of a load.
+/// Bodies between two progress lines (and budget checks) of a load: a multiple of
+/// [`LOAD_BATCH`].
 const LOAD_PROGRESS_EVERY: usize = 100_000;
+/// Bodies inserted per blocking task while loading.
+const LOAD_BATCH: usize = 10_000;
 
 /// How the resident indexes of a process are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,9 +213,29 @@ impl Resident {
         let mut index = KbIndex::new(self.config.shards);
         let mut bodies = clickhouse.stream_bodies(kb)?;
         let mut read = 0usize;
-        while let Some(body) = bodies.next().await? {
-            index.insert(&body.name, &body.pattern_data)?;
-            read += 1;
+        let mut batch = Vec::with_capacity(LOAD_BATCH);
+        loop {
+            let body = bodies.next().await?;
+            let done = body.is_none();
+            batch.extend(body);
+            if batch.len() < LOAD_BATCH && !done {
+                continue;
+            }
+            // Building is CPU work: off the runtime's workers, so requests (and `/health`)
+            // go on while a big kb loads.
+            read += batch.len();
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(LOAD_BATCH));
+            index = tokio::task::spawn_blocking(move || {
+                for body in &full {
+                    index.insert(&body.name, &body.pattern_data)?;
+                }
+                Ok::<_, KbError>(index)
+            })
+            .await
+            .unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()))?;
+            if done {
+                break;
+            }
             if read.is_multiple_of(LOAD_PROGRESS_EVERY) {
                 let bytes = index.bytes();
                 tracing::info!(kb = %kb, bodies = read, patterns = index.len(), bytes, "loading resident index");
@@ -277,6 +300,11 @@ impl Resident {
             }
         }
         Ok(())
+    }
+
+    /// Whether `kb` has a resident index in this process.
+    pub(crate) fn holds(&self, kb: &KbId) -> bool {
+        self.slots().contains_key(kb)
     }
 
     /// Inserts bodies this process just learned into `kb`'s index, if it is resident.

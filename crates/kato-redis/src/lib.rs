@@ -27,6 +27,6 @@ pub use error::RedisError;
 pub use lease::LeaseLock;
 pub use sessions::{SaveOutcome, SessionLock, SessionStore, SessionStoreConfig, StoredSession};
 pub use writer::{
-    FeedEntry, FeedRead, GlobalCounters, LearnOutcome, LearnUpdate, PatternSummary, PredictionValues,
-    READS_PER_PIPELINE, RedisConfig, RedisWriter, StoredValue, SymbolStats,
+    FeedEntry, FeedRead, GlobalCounters, LearnOutcome, LearnUpdate, PatternSummary,
+    PredictionValues, READS_PER_PIPELINE, RedisConfig, RedisWriter, StoredValue, SymbolStats,
 };

@@ -449,7 +449,9 @@ impl RedisWriter {
                 .arg(keys.symbol_pattern_counts())
                 .arg(symbols);
             if with_frequencies {
-                pipe.cmd("HMGET").arg(keys.symbol_frequencies()).arg(symbols);
+                pipe.cmd("HMGET")
+                    .arg(keys.symbol_frequencies())
+                    .arg(symbols);
             }
         }
         let (first, rest) = names.split_at(names.len().min(READS_PER_PIPELINE));
@@ -460,12 +462,13 @@ impl RedisWriter {
         let replies: Vec<redis::Value> = pipe.query_async(&mut connection).await?;
         let mut replies = replies.into_iter();
         let mut next = || {
-            replies
-                .next()
-                .ok_or(RedisError::UnexpectedReply("a prediction read answered too few replies"))
+            replies.next().ok_or(RedisError::UnexpectedReply(
+                "a prediction read answered too few replies",
+            ))
         };
-        let counter =
-            |value: redis::Value| -> Result<u64, RedisError> { Ok(parse::<Option<u64>>(value)?.unwrap_or(0)) };
+        let counter = |value: redis::Value| -> Result<u64, RedisError> {
+            Ok(parse::<Option<u64>>(value)?.unwrap_or(0))
+        };
         let globals = GlobalCounters {
             total_unique_patterns: counter(next()?)?,
             total_pattern_frequencies: counter(next()?)?,

@@ -91,7 +91,7 @@ pub fn admin_router(state: AppState) -> Router {
                             header::CONTENT_TYPE,
                             "application/openmetrics-text; version=1.0.0; charset=utf-8",
                         )],
-                        app.telemetry().prometheus_text(),
+                        app.telemetry().prometheus_text(&app.kb().index_stats()),
                     )
                 },
             ),

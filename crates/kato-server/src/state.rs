@@ -27,6 +27,8 @@ pub struct ServerSettings {
     pub limits: Limits,
     /// The Redis URL without credentials, for `/status`.
     pub redis_url_public: String,
+    /// `KATO_INDEX_MEMORY_BYTES`, for `/status`.
+    pub index_memory_bytes: usize,
     /// The bearer token every route but `/health` requires, when set.
     pub api_token: Option<ApiToken>,
 }
@@ -95,6 +97,7 @@ impl AppState {
                     service_name: args.service_name.clone(),
                     limits,
                     redis_url_public: kato_redis::without_password(&args.redis_url),
+                    index_memory_bytes: args.index_memory_bytes,
                     api_token: args.api_token.clone(),
                 },
                 in_flight: Arc::new(Semaphore::new(limits.max_in_flight as usize)),

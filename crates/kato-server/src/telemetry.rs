@@ -38,6 +38,10 @@ pub(crate) struct Telemetry {
     total_latency_micros: AtomicU64,
 }
 
+use std::fmt::Write as _;
+
+use kato_kb::IndexStats;
+
 /// A snapshot of the plain counters, for the JSON `/metrics`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Totals {
@@ -177,10 +181,76 @@ impl Telemetry {
         }
     }
 
-    /// The Prometheus text exposition.
-    pub(crate) fn prometheus_text(&self) -> String {
+    /// The Prometheus text exposition, with the resident indexes' figures (kept by kato-kb,
+    /// so written here rather than registered).
+    pub(crate) fn prometheus_text(&self, index: &IndexStats) -> String {
         let mut text = String::new();
         encode(&mut text, &self.registry).expect("writing to a String cannot fail");
+        let families: [(&str, &str, &str, u64); 8] = [
+            (
+                "index_bytes",
+                "gauge",
+                "Bytes held by the resident indexes",
+                index.bytes,
+            ),
+            (
+                "index_patterns",
+                "gauge",
+                "Patterns held by the resident indexes",
+                index.patterns,
+            ),
+            (
+                "index_resident_kbs",
+                "gauge",
+                "Kbs with a resident index",
+                index.resident_kbs,
+            ),
+            (
+                "index_loads",
+                "counter",
+                "Resident index loads completed",
+                index.loads,
+            ),
+            (
+                "index_load_seconds",
+                "counter",
+                "Time spent loading resident indexes",
+                index.load_millis,
+            ),
+            (
+                "index_evictions",
+                "counter",
+                "Resident indexes evicted for the memory budget",
+                index.evictions,
+            ),
+            (
+                "index_catch_ups",
+                "counter",
+                "Catch-ups that brought new patterns from a kb's feed",
+                index.catch_ups,
+            ),
+            (
+                "index_rebuilds",
+                "counter",
+                "Resident index rebuilds after a clear, rehydrate, lost Redis data or a feed gap",
+                index.rebuilds,
+            ),
+        ];
+        let mut extra = String::new();
+        for (name, kind, help, value) in families {
+            let _ = writeln!(extra, "# HELP kato_{name} {help}.");
+            let _ = writeln!(extra, "# TYPE kato_{name} {kind}");
+            if name == "index_load_seconds" {
+                let _ = writeln!(extra, "kato_{name}_total {}", value as f64 / 1000.0);
+            } else if kind == "counter" {
+                let _ = writeln!(extra, "kato_{name}_total {value}");
+            } else {
+                let _ = writeln!(extra, "kato_{name} {value}");
+            }
+        }
+        // OpenMetrics ends with `# EOF`: the families go before it.
+        let end = text.rfind("# EOF").unwrap_or(text.len());
+        text.insert_str(end, &extra);
         text
     }
 }

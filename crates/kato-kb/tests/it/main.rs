@@ -3,4 +3,5 @@
 mod learn;
 mod predict;
 mod repair;
+mod resident;
 mod support;

@@ -76,7 +76,7 @@ pub(crate) async fn health(State(app): State<AppState>) -> Json<Value> {
 /// Sessions and configuration of this instance. Nodes need no per-process processors here
 /// (every instance serves every node), so `processors` is empty.
 #[utoipa::path(get, path = "/status", tag = "system",
-    responses((status = 200, description = "`{status, base_processor_id, uptime_seconds, sessions, processors, version}`"),
+    responses((status = 200, description = "`{status, base_processor_id, uptime_seconds, sessions, processors, resident_indexes, version}`"),
               (status = 503, description = "Redis is unavailable")))]
 pub(crate) async fn status(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     let sessions = app.sessions().count().await?;
@@ -98,8 +98,26 @@ pub(crate) async fn status(State(app): State<AppState>) -> Result<Json<Value>, A
             "eviction_ttl_seconds": settings.session_ttl,
             "processors": [],
         },
+        "resident_indexes": resident_indexes(&app),
         "version": VERSION,
     })))
+}
+
+/// What this instance's resident indexes hold and have done (an addition to the reference's
+/// `/status`).
+fn resident_indexes(app: &AppState) -> Value {
+    let index = app.kb().index_stats();
+    json!({
+        "bytes": index.bytes,
+        "patterns": index.patterns,
+        "resident_kbs": index.resident_kbs,
+        "memory_budget_bytes": app.settings().index_memory_bytes,
+        "loads": index.loads,
+        "load_seconds": index.load_millis as f64 / 1000.0,
+        "evictions": index.evictions,
+        "catch_ups": index.catch_ups,
+        "rebuilds": index.rebuilds,
+    })
 }
 
 /// The reference's JSON metrics of this instance (Prometheus text is on the admin listener).

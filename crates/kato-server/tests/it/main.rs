@@ -17,6 +17,7 @@
 //! - `instances`: two servers sharing one session.
 //! - `outage`: a store cut off answers 503 naming it, and the server recovers by itself.
 //! - `bulk`: the bulk learn route.
+//! - `resident`: the resident index across instances, its budget and its metrics.
 //! - `auth`: the optional bearer token.
 //! - `fuzz`: 10,000 generated requests, documented answers only, nodes kept apart.
 
@@ -29,6 +30,7 @@ mod instances;
 mod memory;
 mod node;
 mod outage;
+mod resident;
 mod sessions;
 mod support;
 mod system;

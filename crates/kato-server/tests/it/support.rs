@@ -44,6 +44,8 @@ impl Reply {
 #[derive(Debug)]
 pub(crate) struct TestServer {
     base: String,
+    /// The server's state, for the admin router.
+    state: AppState,
     /// The shared client.
     pub(crate) client: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
@@ -84,13 +86,14 @@ impl TestServer {
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(kato_server::serve(
             listener,
-            kato_server::router(state),
+            kato_server::router(state.clone()),
             async {
                 let _ = stopped.await;
             },
         ));
         Self {
             base: format!("http://{addr}"),
+            state,
             // A fresh connection per request: the server may close a kept-alive connection
             // after answering a request whose body it did not read (a 404 or 413 before the
             // body), and a pooled client can send its next request on it in that window
@@ -104,6 +107,23 @@ impl TestServer {
             stop: Some(stop),
             task: Some(task),
         }
+    }
+
+    /// The Prometheus text of the admin listener's `/metrics`.
+    pub(crate) async fn admin_metrics(&self) -> String {
+        use tower::ServiceExt;
+        let request = axum::http::Request::get("/metrics")
+            .body(axum::body::Body::empty())
+            .expect("a request");
+        let response = kato_server::admin_router(self.state.clone())
+            .oneshot(request)
+            .await
+            .expect("the admin router answers");
+        assert_eq!(response.status(), 200);
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("a body");
+        String::from_utf8(body.to_vec()).expect("utf-8 text")
     }
 
     /// Stops accepting, waits for requests in flight.
