@@ -12,6 +12,12 @@ mod test;
 
 use std::path::{Path, PathBuf};
 
+/// The benchmarks run kato-kb in this process; on the allocator kato-server uses, so `bench
+/// predict` measures what the server does (under glibc's malloc a prediction's many short
+/// strings made it 1.5 to 2 times slower, `docs/benchmarks.md`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
