@@ -1,4 +1,4 @@
-//! A fast, fixed hash for the matcher's internal maps (FxHash's scheme: rotate, xor, multiply,
+//! A fast, fixed hash for internal maps of small keys (the matcher's, kato-index's buckets) (FxHash's scheme: rotate, xor, multiply,
 //! eight bytes at a time). The maps are looked up, never iterated, so the hash decides no
 //! output; SipHash's resistance to chosen keys bought nothing there and cost about a tenth of a
 //! prediction's search.
@@ -7,13 +7,13 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// A `HashMap` with [`FastHasher`].
-pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
+pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
 
 const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
 
 /// The hasher of [`FastMap`].
 #[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct FastHasher(u64);
+pub struct FastHasher(u64);
 
 impl FastHasher {
     fn add(&mut self, word: u64) {

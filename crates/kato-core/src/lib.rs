@@ -56,7 +56,7 @@
 
 mod error;
 mod event;
-mod fast_hash;
+pub mod fast_hash;
 mod kb_id;
 pub mod matching;
 pub mod minhash;

@@ -26,8 +26,9 @@
 //! handed on.
 
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::BinaryHeap;
+
+use kato_core::fast_hash::FastMap;
 
 use kato_core::matching::{
     ABSENT, MatchConfig, MatchScores, MatchScratch, PatternMatch, TokenMatcher, match_pattern,
@@ -46,31 +47,6 @@ const BOUND_SLACK: f64 = 1e-9;
 /// Below this many patterns a search runs on the calling thread (threads cost more than they
 /// save).
 const PARALLEL_FROM: usize = 20_000;
-
-/// A multiplicative hash for the small integer keys of a search's buckets (SipHash's
-/// resistance to chosen keys buys nothing here and cost a few per cent of a search).
-#[derive(Debug, Default)]
-struct PairHasher(u64);
-
-impl Hasher for PairHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.write_u64(u64::from(byte));
-        }
-    }
-
-    fn write_u32(&mut self, value: u32) {
-        self.write_u64(u64::from(value));
-    }
-
-    fn write_u64(&mut self, value: u64) {
-        self.0 = (self.0.rotate_left(5) ^ value).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-}
 
 /// What a prediction request asks of the index.
 #[derive(Debug, Clone)]
@@ -534,7 +510,7 @@ struct Bucket {
 /// emptied vectors, so searches do not allocate them again and again.
 #[derive(Debug, Default)]
 struct Buckets {
-    of_key: HashMap<(u32, u32, u8), usize, BuildHasherDefault<PairHasher>>,
+    of_key: FastMap<(u32, u32, u8), usize>,
     buckets: Vec<Bucket>,
 }
 
