@@ -98,8 +98,12 @@ impl KnowledgeBase {
         match search.found {
             Found::SingleSymbol(bodies) => {
                 let bodies = bodies.into_iter().map(candidate_body).collect();
+                // The single-symbol path reads no kb statistics.
+                let (candidates, statistics) = self
+                    .prediction_inputs(kb, stm, bodies, std::iter::empty(), settings)
+                    .await?;
                 Ok((
-                    self.predict_from(kb, stm, bodies, settings).await?,
+                    predict(stm, candidates, &statistics, &settings.predict),
                     matched_count,
                 ))
             }
@@ -108,8 +112,16 @@ impl KnowledgeBase {
                     .into_iter()
                     .map(|(body, found)| (candidate_body(body), found))
                     .unzip();
-                let (candidates, statistics) =
-                    self.prediction_inputs(kb, stm, bodies, settings).await?;
+                // The metrics read the statistics of the matched and missing symbols only
+                // (the present events'), and the frequencies of the STM's.
+                let symbols = stm.iter().flatten().chain(
+                    found
+                        .iter()
+                        .flat_map(|found| found.missing.iter().flatten()),
+                );
+                let (candidates, statistics) = self
+                    .prediction_inputs(kb, stm, bodies, symbols, settings)
+                    .await?;
                 let matched = candidates.into_iter().zip(found).collect();
                 let predictions = predict_matched(stm, matched, &statistics, &settings.predict);
                 Ok((predictions, matched_count))
@@ -184,27 +196,35 @@ impl KnowledgeBase {
         bodies: Vec<CandidateBody>,
         settings: &PredictionSettings,
     ) -> Result<Predictions, KbError> {
-        let (candidates, statistics) = self.prediction_inputs(kb, stm, bodies, settings).await?;
+        // Every symbol of the candidates: which of them the metrics read is known only once
+        // kato-core has matched them.
+        let symbols: Vec<String> = stm
+            .iter()
+            .flatten()
+            .chain(bodies.iter().flat_map(|b| b.pattern_data.iter().flatten()))
+            .cloned()
+            .collect();
+        let (candidates, statistics) = self
+            .prediction_inputs(kb, stm, bodies, symbols.iter(), settings)
+            .await?;
         Ok(predict(stm, candidates, &statistics, &settings.predict))
     }
 
-    /// The candidates with their Redis values, and the kb statistics the metrics read (for the
-    /// symbols of the STM and the candidates), in one Redis round trip (two with affinity
-    /// weighting).
-    async fn prediction_inputs(
+    /// The candidates with their Redis values, and the kb statistics of `symbols` (which must
+    /// hold every symbol the metrics read: the STM's and the present events'), in one Redis
+    /// round trip (two with affinity weighting).
+    async fn prediction_inputs<'s>(
         &self,
         kb: &KbId,
         stm: &[Vec<String>],
         bodies: Vec<CandidateBody>,
+        symbols: impl Iterator<Item = &'s String>,
         settings: &PredictionSettings,
     ) -> Result<(Vec<Candidate>, KbStatistics), KbError> {
         let redis = self.redis();
         let weighted = settings.predict.affinity_emotive.is_some();
         let names: Vec<String> = bodies.iter().map(|b| b.name.clone()).collect();
-        let symbols: Vec<&str> = stm
-            .iter()
-            .flatten()
-            .chain(bodies.iter().flat_map(|b| b.pattern_data.iter().flatten()))
+        let symbols: Vec<&str> = symbols
             .map(String::as_str)
             .collect::<BTreeSet<_>>()
             .into_iter()
@@ -212,6 +232,7 @@ impl KnowledgeBase {
         let values = redis
             .prediction_values(kb, &names, &symbols, weighted)
             .await?;
+
         let globals = values.globals;
         let mut statistics = KbStatistics {
             total_unique_patterns: globals.total_unique_patterns,

@@ -455,9 +455,17 @@ impl RedisWriter {
             }
         }
         let (first, rest) = names.split_at(names.len().min(READS_PER_PIPELINE));
+        if !first.is_empty() {
+            // One command for every frequency: the keys share the kb's hash tag.
+            pipe.cmd("MGET").arg(
+                first
+                    .iter()
+                    .map(|name| keys.frequency(name))
+                    .collect::<Vec<_>>(),
+            );
+        }
         for name in first {
-            pipe.get(keys.frequency(name))
-                .lrange(keys.emotives(name), 0, -1);
+            pipe.lrange(keys.emotives(name), 0, -1);
         }
         let replies: Vec<redis::Value> = pipe.query_async(&mut connection).await?;
         let mut replies = replies.into_iter();
@@ -489,11 +497,19 @@ impl RedisWriter {
             }
         }
         let mut summaries = Vec::with_capacity(names.len());
-        for _ in first {
-            summaries.push(PatternSummary {
-                frequency: counter(next()?)?,
-                emotives: parse(next()?)?,
-            });
+        if !first.is_empty() {
+            let frequencies: Vec<Option<u64>> = parse(next()?)?;
+            if frequencies.len() != first.len() {
+                return Err(RedisError::UnexpectedReply(
+                    "a prediction read answered too few frequencies",
+                ));
+            }
+            for frequency in frequencies {
+                summaries.push(PatternSummary {
+                    frequency: frequency.unwrap_or(0),
+                    emotives: parse(next()?)?,
+                });
+            }
         }
         if !rest.is_empty() {
             summaries.extend(self.pattern_summaries(kb, rest).await?);

@@ -1,6 +1,8 @@
 //! `KnowledgeBase::predict` on real stores: the golden examples end to end, indexed search
 //! against scoring every pattern, LSH recall, determinism.
 
+use std::collections::BTreeMap;
+
 use kato_core::{Event, KbId, Pattern, Symbol};
 use kato_kb::{LearnContext, PredictionSettings, SessionConfig};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -372,6 +374,18 @@ async fn indexed_search_equals_scoring_every_pattern() {
         let context = LearnContext::default();
         let results = futures_join(&test, &kb, &learns, &context).await;
         assert_eq!(results, learns.len());
+        // Every third pattern learned again with emotives: frequencies above 1, emotives and
+        // affinities for the predictions (and the affinity-weighted metrics) to read.
+        for (at, pattern) in learns.iter().enumerate().filter(|(at, _)| at % 3 == 0) {
+            let context = LearnContext {
+                emotives: vec![BTreeMap::from([("joy".to_owned(), at as f64 / 10.0 - 1.0)])],
+                ..LearnContext::default()
+            };
+            test.kb
+                .learn(&kb, pattern, &context)
+                .await
+                .expect("learn again");
+        }
         for query in 0..15 {
             let stm = if query % 2 == 0 {
                 let length = 1 + (rng.next_u64() % 4) as usize;
@@ -389,6 +403,7 @@ async fn indexed_search_equals_scoring_every_pattern() {
                 max_predictions: Some([100, 5, 20][query % 3] as u32),
                 use_token_matching: Some(query % 7 != 3),
                 fuzzy_token_threshold: (query % 6 == 5).then_some(0.85),
+                affinity_emotive: (query % 4 == 1).then(|| "joy".to_owned()),
                 filter_pipeline: match query % 5 {
                     0 => Some(vec!["length".into()]),
                     1 => Some(vec!["jaccard".into(), "bloom".into()]),
