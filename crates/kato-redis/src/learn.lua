@@ -14,8 +14,9 @@
 -- capped stream `index:feed` holds the newest (about FEED_CAP) of them as {s = number, n = name}.
 -- An index that missed entries the cap trimmed sees a gap in the numbers and rebuilds.
 --
--- Unlike the reference there is no `symbol_to_patterns` set per symbol: ClickHouse's symbol
--- index holds the same relation, and keeping a copy here cost a set member per (symbol, pattern).
+-- Unlike the reference there is no `symbol_to_patterns` set per symbol: the resident indexes'
+-- postings hold the same relation, and keeping a copy here cost a set member per (symbol,
+-- pattern).
 --
 -- Integer statistics (symbol frequency and member counts, global counters) are
 -- summed over the run and written once per symbol: integer sums do not depend on grouping, so

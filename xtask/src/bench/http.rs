@@ -121,6 +121,7 @@ fn drive(args: &HttpArgs, url: &str, server_pid: Option<u32>) -> Result<Value> {
             "predict_p50_ms": super::percentile_ms(&predict, 50),
             "predict_p99_ms": super::percentile_ms(&predict, 99),
             "recall_at_10": predicted.recall_at_10,
+            "recall_misses": predicted.misses,
             "server_rss_mb": rss_mb,
             "queries": args.queries,
             "vocab": args.vocab,
@@ -254,6 +255,8 @@ struct Predicted {
     latencies: Vec<Duration>,
     observe_latencies: Vec<Duration>,
     recall_at_10: f64,
+    /// Where the source pattern of each query that missed the top 10 ranked.
+    misses: Vec<Value>,
 }
 
 async fn predict(
@@ -268,6 +271,7 @@ async fn predict(
     let mut latencies = Vec::with_capacity(args.queries);
     let mut observe_latencies = Vec::new();
     let mut hits = 0usize;
+    let mut misses = Vec::new();
     for query in 0..args.queries {
         let source = rng.between(0, sequences.len() - 1);
         let events = &sequences[source];
@@ -291,15 +295,24 @@ async fn predict(
             .get(&format!("/sessions/{session}/predictions"))
             .await?;
         latencies.push(started.elapsed());
-        let top: Vec<&str> = answer["predictions"]
+        let ranked = answer["predictions"]
             .as_array()
-            .context("predictions is not a list")?
+            .context("predictions is not a list")?;
+        let rank = ranked
             .iter()
-            .take(10)
-            .filter_map(|prediction| prediction["name"].as_str())
-            .collect();
-        if top.contains(&names[source].as_str()) {
-            hits += 1;
+            .position(|prediction| prediction["name"].as_str() == Some(names[source].as_str()));
+        match rank {
+            Some(rank) if rank < 10 => hits += 1,
+            _ => {
+                // Predictions are exact, so a miss is the ranking's: say where the source
+                // stands and whether it ties the tenth (then names break the tie).
+                let potential = |at: usize| ranked.get(at).and_then(|p| p["potential"].as_f64());
+                misses.push(json!({
+                    "rank": rank.map(|rank| rank + 1),
+                    "potential": rank.and_then(potential),
+                    "tenth_potential": potential(9),
+                }));
+            }
         }
         if (query + 1).is_multiple_of(100) {
             eprintln!("bench http: {} / {} predictions", query + 1, args.queries);
@@ -309,5 +322,6 @@ async fn predict(
         latencies,
         observe_latencies,
         recall_at_10: hits as f64 / args.queries.max(1) as f64,
+        misses,
     })
 }

@@ -200,6 +200,66 @@ async fn learns_on_one_instance_are_predicted_at_once_by_the_other() {
     test.finish(&[&kb]).await;
 }
 
+/// The feed keeps only its newest entries (the learn script caps it); an index that fell
+/// further behind finds a gap in the numbers, or no entry at all after its own, and rebuilds
+/// instead of missing the trimmed learns. The trim is done here by hand, as the cap would.
+#[tokio::test]
+async fn an_index_behind_a_trimmed_feed_rebuilds() {
+    let Some(test) = TestKb::start("an_index_behind_a_trimmed_feed_rebuilds").await else {
+        return;
+    };
+    let a = test.kb.clone();
+    let b = instance(&test, ResidentConfig::default()).await;
+    let kb = kb_id("trimmed");
+    let sessions = sessions();
+    learn_one(&a, &kb, &numbered("t", 0)).await;
+    exact(&b, &kb, &cut("t", 0, false), &sessions[0], "B loads").await;
+    let redis_url = kato_test_support::redis_url("trimmed feed").expect("services");
+    let mut redis = redis::Client::open(redis_url)
+        .expect("redis url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis connection");
+    // kato-redis's key layout for a kb id of `[A-Za-z0-9_]`.
+    let feed = format!("kato:{{{kb}}}:index:feed");
+    let mut next = 1;
+    // Trimmed to its last 3 entries: B next reads numbers that do not follow its own. Then
+    // trimmed to nothing: B reads no entry although more were announced.
+    for (keep, learns) in [(3usize, 10usize), (0, 5)] {
+        let learned: Vec<Pattern> = (next..next + learns).map(|id| numbered("t", id)).collect();
+        learn_all(&a, &kb, &learned).await;
+        next += learns;
+        let _: u64 = redis::cmd("XTRIM")
+            .arg(&feed)
+            .arg("MAXLEN")
+            .arg(keep)
+            .query_async(&mut redis)
+            .await
+            .expect("XTRIM");
+        let before = b.index_stats().rebuilds;
+        for (at, pattern) in learned.iter().enumerate() {
+            let scenario = format!("B after the feed was trimmed to {keep}, pattern {at}");
+            let predictions = exact(
+                &b,
+                &kb,
+                &cut("t", next - learns + at, false),
+                &sessions[at % sessions.len()],
+                &scenario,
+            )
+            .await;
+            assert_includes(&predictions, pattern, &scenario);
+        }
+        let stats = b.index_stats();
+        assert_eq!(
+            stats.rebuilds,
+            before + 1,
+            "one rebuild, then current: {stats:?}"
+        );
+        assert_eq!(stats.patterns, next as u64, "{stats:?}");
+    }
+    test.finish(&[&kb]).await;
+}
+
 /// A clear on one instance empties the other's next prediction, whichever instance learns
 /// next (before or after the other predicts); what is learned after the clear is seen by both,
 /// and nothing from before it.
