@@ -6,8 +6,8 @@ use thiserror::Error;
 /// configuration); kato-core does no I/O, so there is nothing transient to retry.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum CoreError {
-    /// The text is not a knowledge-base id (1 to 64 characters of `[A-Za-z0-9_]`).
-    #[error("invalid kb id {input:?}: expected 1 to 64 characters of [A-Za-z0-9_]")]
+    /// The text is not a knowledge-base id (1 to 512 bytes).
+    #[error("invalid kb id {input:?}: expected 1 to 512 bytes")]
     InvalidKbId {
         /// The rejected text.
         input: String,

@@ -26,7 +26,7 @@ const MINHASH_PERMUTATIONS: u32 = DEFAULT_PERMUTATIONS as u32;
 /// the reference's order; unset fields are left out of the JSON.
 ///
 /// Reading ignores unknown keys, so state written by a newer version stays readable;
-/// [`SessionConfig::updated`] is where a client's unknown key is refused.
+/// [`SessionConfig::updated`] ignores a client's unknown keys too, as the reference does.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SessionConfig {
     /// Auto-learn threshold in events (0 = off).
@@ -311,33 +311,21 @@ impl SessionConfig {
 
     /// These overrides changed by `changes` (a JSON object of the reference's keys), or every
     /// problem found, keyed by the key it concerns. A `null` value removes the override; an
-    /// unknown `stm_mode` becomes `CLEAR`, as in the reference. Keys the reference accepts and
-    /// ignores (`sort`, and `session_id`, `node_id`, `created_at`, `updated_at`, `version` of
-    /// its config object) are ignored; any other unknown key is an error. The result is checked
-    /// as a whole too (MinHash rows must fit the permutations).
+    /// unknown `stm_mode` becomes `CLEAR`, as in the reference. Keys that are none of
+    /// [`Self::KEYS`] are ignored, as the reference ignores them (DESIGN.md section 8, revised);
+    /// a known key with a bad value is an error. The result is checked as a whole too (MinHash
+    /// rows must fit the permutations).
     ///
     /// Unlike the reference, `use_token_matching` does not also set `sort_symbols`: the
     /// reference's observe ignores the session's `sort_symbols`, so its toggle never changes
     /// pattern names; here observe honours it, and the toggle would.
     pub fn updated(&self, changes: &Map<String, Value>) -> Result<Self, BTreeMap<String, String>> {
-        const IGNORED: [&str; 6] = [
-            "sort",
-            "session_id",
-            "node_id",
-            "created_at",
-            "updated_at",
-            "version",
-        ];
         let Ok(Value::Object(mut merged)) = serde_json::to_value(self) else {
             unreachable!("a SessionConfig serializes to a JSON object");
         };
         let mut errors = BTreeMap::new();
         for (key, value) in changes {
-            if IGNORED.contains(&key.as_str()) {
-                continue;
-            }
             if !Self::KEYS.contains(&key.as_str()) {
-                errors.insert(key.clone(), "unknown configuration key".to_owned());
                 continue;
             }
             let mut value = value.clone();
@@ -529,10 +517,33 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             errors.keys().map(String::as_str).collect::<Vec<_>>(),
-            ["bogus", "max_predictions", "recall_threshold"]
+            ["max_predictions", "recall_threshold"]
         );
-        assert_eq!(errors["bogus"], "unknown configuration key");
         assert!(errors["recall_threshold"].contains("outside"), "{errors:?}");
+    }
+
+    #[test]
+    fn unknown_keys_are_ignored_and_known_ones_apply() {
+        let updated = SessionConfig::default()
+            .updated(&object(serde_json::json!({
+                "bogus": 1,
+                "sort": false,
+                "session_id": "x",
+                "recall_threshold": 0.4,
+                "nested": {"max_predictions": 0},
+                "max_predictions": 7,
+            })))
+            .unwrap();
+        assert_eq!(updated.recall_threshold, Some(0.4));
+        assert_eq!(updated.max_predictions, Some(7));
+        assert_eq!(
+            updated,
+            SessionConfig {
+                recall_threshold: Some(0.4),
+                max_predictions: Some(7),
+                ..SessionConfig::default()
+            }
+        );
     }
 
     #[test]

@@ -1,9 +1,33 @@
-//! The Redis key layout. Every key of a kb starts with `kato:{<kb_id>}:`; the braces make the kb
-//! a hash tag, so all of a kb's keys live in one cluster slot and one script can update them
-//! atomically. A `KbId` is `[A-Za-z0-9_]{1,64}`, so the prefix can neither contain a glob
-//! metacharacter nor end inside another kb's prefix (`kato:{kb}:` vs `kato:{kb_1}:`).
+//! The Redis key layout. Every key of a kb starts with `kato:{<kb>}:`, where `<kb>` is the kb id
+//! in its key form ([`key_form`]); the braces make it a hash tag, so all of a kb's keys live in
+//! one cluster slot and one script can update them atomically. The key form holds only
+//! `[A-Za-z0-9_%]`, so the prefix can neither contain a glob metacharacter nor a brace, and ends
+//! at its one `}`: no kb's prefix starts another kb's keys (`kato:{kb}:` vs `kato:{kb_1}:`).
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
 
 use kato_core::KbId;
+
+/// The kb id as it appears in key names: `[A-Za-z0-9_]` as it is, every other byte as `%`
+/// and two upper-case hex digits. Injective (`%` itself is escaped), and the ids of the first
+/// kato versions, all `[A-Za-z0-9_]`, keep the keys they had.
+pub(crate) fn key_form(kb: &KbId) -> Cow<'_, str> {
+    let plain = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let id = kb.as_str();
+    if id.bytes().all(plain) {
+        return Cow::Borrowed(id);
+    }
+    let mut escaped = String::with_capacity(id.len() * 3);
+    for byte in id.bytes() {
+        if plain(byte) {
+            escaped.push(char::from(byte));
+        } else {
+            let _ = write!(escaped, "%{byte:02X}");
+        }
+    }
+    Cow::Owned(escaped)
+}
 
 /// The keys of one kb.
 #[derive(Debug, Clone)]
@@ -14,7 +38,7 @@ pub(crate) struct KbKeys {
 impl KbKeys {
     pub(crate) fn new(kb: &KbId) -> Self {
         Self {
-            prefix: format!("kato:{{{kb}}}:"),
+            prefix: format!("kato:{{{}}}:", key_form(kb)),
         }
     }
 
@@ -120,6 +144,36 @@ mod tests {
         assert_eq!(keys.frequency("abc"), "kato:{kb_1}:frequency:abc");
         assert_eq!(keys.affinity("{x}*"), "kato:{kb_1}:affinity:{x}*");
         assert_eq!(keys.all_keys_pattern(), "kato:{kb_1}:*");
+    }
+
+    #[test]
+    fn ids_outside_the_plain_characters_are_escaped_apart() {
+        let key_of = |id: &str| KbKeys::new(&KbId::new(id).unwrap()).frequency("abc");
+        assert_eq!(
+            key_of("a{b}*"),
+            "kato:{a%7Bb%7D%2A}:frequency:abc",
+            "no brace or glob character reaches the key"
+        );
+        assert_eq!(key_of("ü"), "kato:{%C3%BC}:frequency:abc");
+        assert_eq!(
+            key_of("x[0.1-True]"),
+            "kato:{x%5B0%2E1%2DTrue%5D}:frequency:abc"
+        );
+        // Raw forms that an escaping without escaping its own `%` would merge.
+        assert_ne!(key_of("a%41"), key_of("aA"));
+        assert_eq!(key_of("a%41"), "kato:{a%2541}:frequency:abc");
+        let mut seen = std::collections::BTreeSet::new();
+        for id in [
+            "a", "a_", "a-", "a.", "a ", "a\n", "a%", "a%2D", "a\u{0}", "A", "ä",
+        ] {
+            let form = key_form(&KbId::new(id).unwrap()).into_owned();
+            assert!(
+                form.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'%'),
+                "{form}"
+            );
+            assert!(seen.insert(form), "{id:?} shares its key form");
+        }
     }
 
     #[test]

@@ -108,7 +108,7 @@ pub struct ServerArgs {
         long,
         env = "KATO_MAX_NODE_ID_BYTES",
         value_name = "KATO_MAX_NODE_ID_BYTES",
-        default_value_t = 256
+        default_value_t = 1024
     )]
     pub max_node_id_bytes: usize,
     /// How long a request may take, in milliseconds; one still running then answers 503.

@@ -1,5 +1,6 @@
 //! Node ids to kb ids, exactly as the reference's `ProcessorManager._get_processor_id` (spec
-//! `api-and-storage.md` section 0), then validated as a [`KbId`] (DESIGN.md section 3).
+//! `api-and-storage.md` section 0), then validated as a [`KbId`] (DESIGN.md section 3): every
+//! node id gives a kb id, whatever its characters (the node id's byte limit is checked before).
 
 use kato_core::{CoreError, KbId};
 use md5::{Digest, Md5};
@@ -56,9 +57,20 @@ mod tests {
     }
 
     #[test]
-    fn ids_that_are_no_kb_id_are_refused() {
-        assert!(kb_id_for_node("user@example", "kato").is_err());
-        assert!(kb_id_for_node("café", "kato").is_err());
-        assert!(kb_id_for_node("{other_kb}", "kato").is_err());
+    fn every_node_id_gives_the_reference_kb_id() {
+        assert_eq!(kb("user@example"), "user@example_kato");
+        assert_eq!(kb("café"), "café_kato");
+        assert_eq!(kb("{other_kb}"), "{other_kb}_kato");
+        assert_eq!(
+            kb("test_threshold[0.1-True]_1763040555614_9ea384e2"),
+            "test_threshold[0_1_True]_1763040555614_9ea384e2_kato"
+        );
+        assert_eq!(kb(""), "_kato");
+        assert_eq!(kb("a\tb\n"), "a\tb\n_kato");
+        // Cut by characters, as the reference's Python does.
+        let wide = "ü".repeat(70);
+        let cut = kb(&wide);
+        assert_eq!(cut.chars().count(), 60, "{cut}");
+        assert!(cut.starts_with(&"ü".repeat(46)), "{cut}");
     }
 }

@@ -80,7 +80,8 @@ fn services_required() -> bool {
 /// A kb id no other test (in this process or any other) uses: `test_<label>_<pid>_<n>_<time>`.
 ///
 /// It starts with `test_` (the prefix kato allows dropping without force) and keeps to
-/// `[A-Za-z0-9_]{1,64}`; the label is sanitised and shortened to fit.
+/// `[A-Za-z0-9_]{1,64}` (any kb id is valid now; plain ones read well in logs); the label is
+/// sanitised and shortened to fit.
 pub fn unique_kb_id(label: &str) -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);

@@ -358,10 +358,54 @@ fn kb_other(kb: &KbId) -> KbId {
     KbId::new(format!("{kb}x")).unwrap()
 }
 
-#[test]
-fn invalid_kb_ids_never_reach_redis() {
-    for bad in ["kb*", "kb}:x", "kb:{other}", "", "a b"] {
-        assert!(KbId::new(bad).is_err(), "{bad:?}");
+/// Kb ids of glob, brace, separator and escape characters (and raw forms an escaping that
+/// kept its own escape character would merge) each keep their own keys: SCAN and delete of one
+/// see only its keys, and a learn into one counts in no other.
+#[tokio::test]
+async fn kb_ids_of_any_characters_keep_their_keys_apart() {
+    let Some(redis) = writer("kb_ids_of_any_characters_keep_their_keys_apart").await else {
+        return;
+    };
+    let base = kb("apart");
+    let kbs: Vec<KbId> = [
+        "", "*", "}:x", ":{other}", " b", "%2A", "%7D%3Ax", "ü", "\n\u{0}",
+    ]
+    .iter()
+    .map(|suffix| KbId::new(format!("{base}{suffix}")).unwrap())
+    .collect();
+    for (i, kb) in kbs.iter().enumerate() {
+        let own = format!("own{i}");
+        redis
+            .apply_learn(&learn(kb, "p", &[&["shared"], &[own.as_str()]], &[]))
+            .await
+            .unwrap();
+    }
+    for (i, kb) in kbs.iter().enumerate() {
+        let stats = redis.all_symbol_stats(kb).await.unwrap();
+        let own = format!("own{i}");
+        let mut expected = vec!["shared", own.as_str()];
+        expected.sort_unstable();
+        assert_eq!(
+            stats.keys().map(String::as_str).collect::<Vec<_>>(),
+            expected,
+            "{kb:?}"
+        );
+        assert_eq!(stats["shared"].frequency, 1, "{kb:?}");
+        assert_eq!(redis.count_patterns(kb).await.unwrap(), 1, "{kb:?}");
+    }
+    // Deleting the kb whose id is a glob leaves every other kb's keys.
+    let mut before = Vec::new();
+    for kb in &kbs {
+        before.push(redis.scan_kb_keys(kb).await.unwrap().len());
+    }
+    redis.delete_all_metadata(&kbs[1]).await.unwrap();
+    for (i, kb) in kbs.iter().enumerate() {
+        let keys = redis.scan_kb_keys(kb).await.unwrap().len();
+        let expected = if i == 1 { 0 } else { before[i] };
+        assert_eq!(keys, expected, "{kb:?} after deleting {:?}", kbs[1]);
+    }
+    for kb in &kbs {
+        redis.delete_all_metadata(kb).await.unwrap();
     }
 }
 

@@ -196,7 +196,7 @@ pub(crate) async fn get_config(
     request_body(content = Object, description = "Configuration keys (spec 6.1), or `{\"config\": {...}}`"),
     responses(
         (status = 200, description = "`{status: \"okay\", message, session_id}`"),
-        (status = 400, description = "`detail.validation_errors` per key: unknown key, wrong type, out of range"),
+        (status = 400, description = "`detail.validation_errors` per known key with a wrong type or out of range (unknown keys are ignored)"),
         (status = 404, description = "SESSION_NOT_FOUND"),
         (status = 422, description = "The body is not a JSON object"),
     ))]

@@ -231,3 +231,114 @@ async fn the_node_is_resolved_in_the_reference_order() {
     server.clear_all(&id).await;
     server.stop().await;
 }
+
+/// Node ids of every character class the reference accepts get the reference's kb ids and
+/// stay apart in both stores: brackets and pytest-style ids, glob and brace characters,
+/// non-ASCII, punctuation, control characters, the empty id, a 300-character id (the MD5 cut),
+/// and raw forms that an escaping must keep apart (`%41` against `A`, `%7B` against `{`).
+/// Each kb sees only its own patterns, symbols and counters; clear-all of one leaves the
+/// others intact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_node_id_is_a_kb_of_its_own() {
+    let Some(server) = TestServer::start("every_node_id_is_a_kb_of_its_own").await else {
+        return;
+    };
+    let unique = node("ids");
+    let suffixes = [
+        "_test_threshold[0.1-True]_1763040555614_9ea384e2".to_owned(),
+        "{x}*?[a-z]\\".to_owned(),
+        "ü€日本".to_owned(),
+        "+=,@#'%".to_owned(),
+        "%41".to_owned(),
+        "A".to_owned(),
+        "%7B".to_owned(),
+        "{".to_owned(),
+        "\ttab\u{1}".to_owned(),
+        "n".repeat(300),
+    ];
+    let mut nodes: Vec<String> = suffixes.iter().map(|s| format!("{unique}{s}")).collect();
+    // The empty node id is the reference's kb `_kato`, shared by every run: it learns nothing
+    // here and must see nothing of the others.
+    nodes.push(String::new());
+    let by_query = |path: &str, node: &str| {
+        server
+            .client
+            .get(server.url(path))
+            .query(&[("node_id", node)])
+    };
+    let mut sessions = Vec::new();
+    for (i, node) in nodes.iter().enumerate() {
+        let created = server
+            .post_json("/sessions", &json!({ "node_id": node }))
+            .await;
+        let body = created.expect(200);
+        assert_eq!(body["node_id"], node.as_str(), "{}", created.text);
+        let session = body["session_id"].as_str().expect("session id").to_owned();
+        if !node.is_empty() {
+            server
+                .observe_all(&session, &[&["common"], &[&format!("own{i}")]])
+                .await;
+            server.learn(&session).await;
+        }
+        sessions.push(session);
+    }
+    let check = |cleared: Option<usize>| {
+        let (server, nodes, sessions, by_query) = (&server, &nodes, &sessions, &by_query);
+        async move {
+            for (i, node) in nodes.iter().enumerate() {
+                let learned = !node.is_empty() && cleared != Some(i);
+                let stats = server.send(by_query("/symbols/stats", node)).await;
+                let symbols = &stats.expect(200)["symbols"];
+                let mut expected = serde_json::Map::new();
+                if learned {
+                    for symbol in ["common".to_owned(), format!("own{i}")] {
+                        expected.insert(
+                            symbol.clone(),
+                            json!({"name": symbol, "frequency": 1, "pattern_member_frequency": 1}),
+                        );
+                    }
+                }
+                assert_eq!(
+                    symbols,
+                    &serde_json::Value::Object(expected),
+                    "node {node:?} (cleared: {cleared:?})"
+                );
+                server.clear_stm(&sessions[i]).await;
+                server.observe(&sessions[i], &["common"]).await;
+                let predictions = server.predictions(&sessions[i]).await;
+                let futures: Vec<&serde_json::Value> = predictions["predictions"]
+                    .as_array()
+                    .expect("predictions")
+                    .iter()
+                    .map(|p| &p["future"])
+                    .collect();
+                // The single-symbol path: flat lists.
+                let own = json!([format!("own{i}")]);
+                let expected: Vec<&serde_json::Value> = if learned { vec![&own] } else { vec![] };
+                assert_eq!(futures, expected, "node {node:?} (cleared: {cleared:?})");
+            }
+        }
+    };
+    check(None).await;
+    // The 300-character id has the reference's 60-character kb id.
+    let long = nodes.len() - 2;
+    let stats = server.send(by_query("/symbols/stats", &nodes[long])).await;
+    let kb = stats.expect(200)["node_id"]
+        .as_str()
+        .expect("kb id")
+        .to_owned();
+    assert_eq!(kb.chars().count(), 60, "{kb}");
+    assert!(
+        kb.ends_with("_kato") && kb.starts_with(&unique[..10]),
+        "{kb}"
+    );
+    // Clear-all of one (the one whose id is all glob and brace characters).
+    server.clear_all(&sessions[1]).await;
+    check(Some(1)).await;
+    for (i, session) in sessions.iter().enumerate() {
+        if i != 1 && !nodes[i].is_empty() {
+            server.clear_all(session).await;
+        }
+    }
+    server.stop().await;
+}
