@@ -34,6 +34,8 @@ pub(crate) fn run() -> Result<i32> {
             FORBIDDEN_IN_CORE.join(", ")
         );
     }
+    crate::docs_check::check_assets()?;
+    eprintln!("ci: the Swagger UI assets are the pinned files");
     let code = crate::test::run(&[])?;
     if code != 0 {
         return Ok(code);

@@ -4,6 +4,7 @@ mod bench;
 mod chaos;
 mod chdb;
 mod ci;
+mod docs_check;
 mod kb;
 mod process;
 mod server;
@@ -90,6 +91,9 @@ enum Command {
     },
     /// fmt check, clippy -D warnings, the kato-core boundary check, then `test`.
     Ci,
+    /// Render `/docs` in headless Chromium with no network beyond the server and check it
+    /// lists every path of `/openapi.json`.
+    DocsCheck,
     /// Knowledge-base repair: rehydrate Redis from ClickHouse, or verify they agree.
     Kb {
         #[command(subcommand)]
@@ -168,6 +172,7 @@ fn run(command: Command) -> Result<i32> {
         } => return run_server(&services_dir(dir), &database, &listen),
         Command::Test { args } => return test::run(&args),
         Command::Ci => return ci::run(),
+        Command::DocsCheck => return docs_check::run(),
         Command::Bench { bench } => return bench::run(bench),
         Command::Chaos(args) => return chaos::run(&args),
         Command::Kb { command } => return kb::run(command),

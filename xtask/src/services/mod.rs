@@ -8,9 +8,10 @@ mod clickhouse;
 mod redis;
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::process::{self, Lifetime};
@@ -349,6 +350,43 @@ fn log_tail(log: &Path) -> String {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(15)..].join("\n")
+}
+
+/// `program` from PATH; on Debian or Ubuntu as root, installs `package` with apt when it is
+/// missing (after `apt-get update` if the package lists are empty). `otherwise` ends the error
+/// of a machine where kato cannot install it.
+pub(crate) fn program_or_package(program: &str, package: &str, otherwise: &str) -> Result<PathBuf> {
+    if let Some(path) = find_on_path(program) {
+        return Ok(path);
+    }
+    let debian_like = Path::new("/etc/debian_version").exists();
+    #[allow(unsafe_code)]
+    // SAFETY: geteuid cannot fail and touches no memory.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !(debian_like && root && find_on_path("apt-get").is_some()) {
+        bail!(
+            "{program} is not on PATH; install it (Debian/Ubuntu package `{package}`, \
+             e.g. `sudo apt-get install {package}`) {otherwise}"
+        );
+    }
+    eprintln!("{program} is missing; installing the Debian package `{package}` ...");
+    let apt = |args: &[&str]| -> Result<bool> {
+        let status = Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdout(std::io::stderr())
+            .status()
+            .with_context(|| format!("running apt-get {}", args[0]))?;
+        Ok(status.success())
+    };
+    let install = ["install", "-y", "-q", "--no-install-recommends", package];
+    // A fresh machine may have empty package lists.
+    if !apt(&install)? && !(apt(&["update", "-q"])? && apt(&install)?) {
+        bail!("apt-get could not install {package}; install the package `{package}` by hand");
+    }
+    find_on_path(program).with_context(|| {
+        format!("the package `{package}` was installed but {program} is not on PATH")
+    })
 }
 
 /// Looks `program` up on PATH.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use super::{Launch, Mode, existing_url, find_on_path, port_for, spawn_and_wait};
+use super::{Launch, Mode, existing_url, port_for, spawn_and_wait};
 use crate::process;
 
 const PREFERRED_PORT: u16 = 16379;
@@ -133,50 +133,9 @@ pub(super) fn cluster_up(dir: &Path) -> Result<String> {
 
 /// `redis-server` from PATH; on Debian or Ubuntu as root, installs the package when missing.
 fn redis_server() -> Result<std::path::PathBuf> {
-    if let Some(path) = find_on_path("redis-server") {
-        return Ok(path);
-    }
-    let debian_like = Path::new("/etc/debian_version").exists();
-    #[allow(unsafe_code)]
-    // SAFETY: geteuid cannot fail and touches no memory.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !(debian_like && root && find_on_path("apt-get").is_some()) {
-        bail!(
-            "redis-server is not on PATH; install it (Debian/Ubuntu package `redis-server`, \
-             e.g. `sudo apt-get install redis-server`) or set KATO_REDIS_URL to an existing Redis"
-        );
-    }
-    eprintln!("redis: redis-server is missing; installing the Debian package `redis-server` ...");
-    if !apt_install_redis()? {
-        // A fresh machine may have empty package lists.
-        let status = Command::new("apt-get")
-            .args(["update", "-q"])
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .stdout(std::io::stderr())
-            .status()
-            .context("running apt-get update")?;
-        if !status.success() || !apt_install_redis()? {
-            bail!(
-                "apt-get could not install redis-server; install the package `redis-server` by hand"
-            );
-        }
-    }
-    find_on_path("redis-server")
-        .context("the package `redis-server` was installed but redis-server is not on PATH")
-}
-
-fn apt_install_redis() -> Result<bool> {
-    let status = Command::new("apt-get")
-        .args([
-            "install",
-            "-y",
-            "-q",
-            "--no-install-recommends",
-            "redis-server",
-        ])
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .stdout(std::io::stderr())
-        .status()
-        .context("running apt-get install")?;
-    Ok(status.success())
+    super::program_or_package(
+        "redis-server",
+        "redis-server",
+        "or set KATO_REDIS_URL to an existing Redis",
+    )
 }

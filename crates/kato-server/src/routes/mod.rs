@@ -84,17 +84,28 @@ pub(crate) fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
                 }
             }),
         )
-        .route("/docs", get(system::docs));
+        .route("/docs", get(system::docs))
+        .route("/docs/swagger-ui-bundle.js", get(system::swagger_ui_bundle))
+        .route("/docs/swagger-ui.css", get(system::swagger_ui_css));
     (router, document)
 }
 
-/// `/openapi.json` and `/docs` serve the document itself, so they are described by hand.
+/// `/openapi.json` and `/docs` (with its assets) serve the document itself, so they are
+/// described by hand.
 fn add_document_routes(document: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem};
     use utoipa::openapi::response::ResponseBuilder;
     for (path, summary) in [
         ("/openapi.json", "This OpenAPI document"),
         ("/docs", "Interactive docs over /openapi.json"),
+        (
+            "/docs/swagger-ui-bundle.js",
+            "The docs page's script (Swagger UI)",
+        ),
+        (
+            "/docs/swagger-ui.css",
+            "The docs page's style sheet (Swagger UI)",
+        ),
     ] {
         let operation = OperationBuilder::new()
             .summary(Some(summary))

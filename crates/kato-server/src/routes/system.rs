@@ -5,7 +5,8 @@ use std::time::SystemTime;
 
 use axum::Json;
 use axum::extract::State;
-use axum::response::Html;
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
@@ -165,7 +166,36 @@ pub(crate) async fn metrics(State(app): State<AppState>) -> Json<Value> {
     }))
 }
 
-/// A docs page (Swagger UI from a CDN, like FastAPI's) over `/openapi.json`.
+/// A docs page (Swagger UI, like FastAPI's) over `/openapi.json`; its assets are served by
+/// this server ([`swagger_ui_bundle`], [`swagger_ui_css`]), so it works without internet.
 pub(crate) async fn docs() -> Html<&'static str> {
     Html(include_str!("docs.html"))
+}
+
+/// Swagger UI's script (`swagger-ui-dist`, `assets/swagger-ui/README.md`).
+pub(crate) async fn swagger_ui_bundle() -> Response {
+    static_asset(
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/swagger-ui/swagger-ui-bundle.js"),
+    )
+}
+
+/// Swagger UI's style sheet.
+pub(crate) async fn swagger_ui_css() -> Response {
+    static_asset(
+        "text/css; charset=utf-8",
+        include_bytes!("../../assets/swagger-ui/swagger-ui.css"),
+    )
+}
+
+fn static_asset(content_type: &'static str, bytes: &'static [u8]) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            // The assets change only with kato's version.
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        bytes,
+    )
+        .into_response()
 }

@@ -164,6 +164,8 @@ async fn openapi_lists_every_route_with_its_method() {
         ("/metrics", "get"),
         ("/openapi.json", "get"),
         ("/docs", "get"),
+        ("/docs/swagger-ui-bundle.js", "get"),
+        ("/docs/swagger-ui.css", "get"),
         ("/sessions", "post"),
         ("/sessions/count", "get"),
         ("/sessions/{session_id}", "get"),
@@ -219,6 +221,34 @@ async fn docs_is_an_html_page() {
         reply.text
     );
     assert!(reply.text.contains("/openapi.json"), "{}", reply.text);
+    // Everything the page loads comes from this server (`cargo xtask docs-check` renders it in
+    // a headless browser with no other host reachable).
+    assert!(!reply.text.contains("//"), "{}", reply.text);
+    for (asset, content_type, starts) in [
+        (
+            "/docs/swagger-ui-bundle.js",
+            "text/javascript",
+            "/*! For license information",
+        ),
+        ("/docs/swagger-ui.css", "text/css", ".swagger-ui"),
+    ] {
+        assert!(reply.text.contains(asset), "{}", reply.text);
+        let served = server.get(asset).await;
+        assert_eq!(served.status, 200, "{asset}");
+        assert!(
+            served
+                .header("content-type")
+                .is_some_and(|t| t.starts_with(content_type)),
+            "{asset}: {:?}",
+            served.headers
+        );
+        assert!(
+            served.text.starts_with(starts),
+            "{asset}: {:.80}",
+            served.text
+        );
+        assert!(served.text.len() > 100_000, "{asset}");
+    }
     server.stop().await;
 }
 
