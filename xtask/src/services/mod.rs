@@ -381,7 +381,8 @@ pub(crate) fn program_or_package(program: &str, package: &str, otherwise: &str) 
     };
     let install = ["install", "-y", "-q", "--no-install-recommends", package];
     // A fresh machine may have empty package lists.
-    if !apt(&install)? && !(apt(&["update", "-q"])? && apt(&install)?) {
+    let installed = apt(&install)? || (apt(&["update", "-q"])? && apt(&install)?);
+    if !installed {
         bail!("apt-get could not install {package}; install the package `{package}` by hand");
     }
     find_on_path(program).with_context(|| {
