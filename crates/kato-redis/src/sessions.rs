@@ -12,7 +12,8 @@
 //!
 //! A sorted set `<prefix>:sessions:index` scores each session by the expiry recorded when it was
 //! created or extended; `count` re-checks entries past their score against the keys (dropping
-//! gone ones, re-scoring ones kept alive by use), so saves never touch it.
+//! gone ones, re-scoring ones kept alive by use), so saves never touch it. A hash
+//! `<prefix>:sessions:counters` counts the sessions ever created and deleted.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -112,6 +113,8 @@ pub struct SessionStore {
     config: SessionStoreConfig,
     /// Sorted set of session ids scored by when they expire (ms since the epoch), for counting.
     index_key: String,
+    /// A hash of lifetime counts (`created`, `deleted`), shared by every instance.
+    counters_key: String,
     touch: redis::Script,
     lock: redis::Script,
     save: redis::Script,
@@ -142,6 +145,7 @@ impl SessionStore {
         Self {
             connection,
             index_key: format!("{}:sessions:index", config.key_prefix),
+            counters_key: format!("{}:sessions:counters", config.key_prefix),
             config,
             touch: redis::Script::new(TOUCH_SCRIPT),
             lock: redis::Script::new(LOCK_SCRIPT),
@@ -173,7 +177,23 @@ impl SessionStore {
         connection
             .zadd::<_, _, _, ()>(&self.index_key, id, expiry_score(ttl_seconds))
             .await?;
+        connection
+            .hincr::<_, _, _, ()>(&self.counters_key, "created", 1)
+            .await?;
         Ok(())
+    }
+
+    /// (sessions ever created, sessions ever deleted) through this store's prefix, by every
+    /// instance that shares the Redis.
+    pub async fn lifetime_counts(&self) -> Result<(u64, u64), RedisError> {
+        let mut connection = self.connection.clone();
+        let (created, deleted): (Option<u64>, Option<u64>) = redis::cmd("HMGET")
+            .arg(&self.counters_key)
+            .arg("created")
+            .arg("deleted")
+            .query_async(&mut connection)
+            .await?;
+        Ok((created.unwrap_or(0), deleted.unwrap_or(0)))
     }
 
     /// The session, sliding its TTL; `None` when it does not exist or expired.
@@ -218,6 +238,11 @@ impl SessionStore {
                 .ignore()
                 .query_async(&mut connection)
                 .await?;
+            if deleted > 0 {
+                connection
+                    .hincr::<_, _, _, ()>(&self.counters_key, "deleted", 1)
+                    .await?;
+            }
             return Ok(deleted > 0);
         }
         // On a cluster the session and the index live in different slots. The session is
@@ -225,6 +250,11 @@ impl SessionStore {
         // recorded expiry passes, so a failed ZREM is no failure of the delete.
         let deleted: u64 = connection.del(self.session_key(id)).await?;
         let _ = connection.zrem::<_, _, ()>(&self.index_key, id).await;
+        if deleted > 0 {
+            connection
+                .hincr::<_, _, _, ()>(&self.counters_key, "deleted", 1)
+                .await?;
+        }
         Ok(deleted > 0)
     }
 

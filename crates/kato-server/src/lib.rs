@@ -16,9 +16,9 @@ pub mod error;
 mod extract;
 mod memory;
 mod middleware;
+mod monitor;
 mod node;
 mod requests;
-mod resources;
 mod routes;
 mod session;
 mod state;
@@ -67,6 +67,11 @@ pub fn router(state: AppState) -> Router {
     ))
     // Outside the token check: browsers send CORS preflights without credentials.
     .layer(CorsLayer::very_permissive())
+    // Outside every layer that answers: each answer is counted, 404s and 401s included.
+    .layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        middleware::monitor,
+    ))
     .layer(DefaultBodyLimit::max(max_body_bytes))
     .layer(CatchPanicLayer::custom(panic_response))
     .layer(axum::middleware::from_fn(middleware::trace_id))

@@ -39,6 +39,25 @@ pub(crate) async fn trace_id(request: Request, next: Next) -> Response {
     response
 }
 
+/// Feeds the JSON monitoring store: every request in flight, and each answer (method, path
+/// without the query, status, seconds) once it is given.
+pub(crate) async fn monitor(State(app): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().to_string();
+    let path = request.uri().path().to_owned();
+    let response = {
+        let _in_flight = app.monitor().enter();
+        next.run(request).await
+    };
+    app.monitor().record_request(
+        &method,
+        &path,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
+}
+
 /// Counts requests and their latency per route, and store failures per store.
 pub(crate) async fn telemetry(
     State(app): State<AppState>,

@@ -11,6 +11,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::{ApiToken, Limits, ServerArgs};
 use crate::error::{ApiError, Store};
+use crate::monitor::{self, Monitor};
 use crate::node::kb_id_for_node;
 use crate::telemetry::Telemetry;
 
@@ -47,6 +48,8 @@ struct Inner {
     /// One permit per session change running (`KATO_MAX_IN_FLIGHT`).
     in_flight: Arc<Semaphore>,
     telemetry: Arc<Telemetry>,
+    /// The reference's JSON monitoring store, sampled by a task that ends with the state.
+    monitor: Arc<Monitor>,
     started: Instant,
     started_at: SystemTime,
 }
@@ -87,6 +90,11 @@ impl AppState {
         // it the other half for its own work.
         session_config.wait = session_config.wait.min(limits.request_timeout / 2);
         let sessions = SessionStore::new(connection, session_config);
+        let monitor = Arc::new(Monitor::default());
+        // The first sample at start (without CPU, which needs an interval).
+        monitor.prime_cpu();
+        monitor.sample_host();
+        spawn_host_sampler(Arc::downgrade(&monitor));
         Ok(Self {
             inner: Arc::new(Inner {
                 kb,
@@ -102,10 +110,16 @@ impl AppState {
                 },
                 in_flight: Arc::new(Semaphore::new(limits.max_in_flight as usize)),
                 telemetry,
+                monitor,
                 started: Instant::now(),
                 started_at: SystemTime::now(),
             }),
         })
+    }
+
+    /// The JSON monitoring store.
+    pub(crate) fn monitor(&self) -> &Monitor {
+        &self.inner.monitor
     }
 
     /// The knowledge base.
@@ -175,4 +189,21 @@ impl AppState {
     pub fn started_at(&self) -> SystemTime {
         self.inner.started_at
     }
+}
+
+/// Samples the host into `monitor` 100 ms after start (the first CPU figure), then every
+/// [`monitor::SAMPLE_EVERY`], until the state that owns it is gone.
+fn spawn_host_sampler(monitor: std::sync::Weak<Monitor>) {
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut ticks = tokio::time::interval(monitor::SAMPLE_EVERY);
+        loop {
+            ticks.tick().await;
+            let Some(monitor) = monitor.upgrade() else {
+                return;
+            };
+            // /proc reads and one statvfs: short, but blocking.
+            let _ = tokio::task::spawn_blocking(move || monitor.sample_host()).await;
+        }
+    });
 }

@@ -31,11 +31,7 @@ pub(crate) struct Telemetry {
     predictions: Counter,
     store_errors: Family<[(&'static str, &'static str); 1], Counter>,
     learn_batch_sizes: Histogram,
-    sessions_created: AtomicU64,
-    sessions_deleted: AtomicU64,
     total_requests: AtomicU64,
-    total_errors: AtomicU64,
-    total_latency_micros: AtomicU64,
 }
 
 use std::fmt::Write as _;
@@ -45,11 +41,7 @@ use kato_kb::IndexStats;
 /// A snapshot of the plain counters, for the JSON `/metrics`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Totals {
-    pub(crate) sessions_created: u64,
-    pub(crate) sessions_deleted: u64,
     pub(crate) requests: u64,
-    pub(crate) errors: u64,
-    pub(crate) mean_latency_seconds: f64,
     pub(crate) clickhouse_errors: u64,
     pub(crate) redis_errors: u64,
 }
@@ -103,11 +95,7 @@ impl Telemetry {
             predictions,
             store_errors,
             learn_batch_sizes,
-            sessions_created: AtomicU64::new(0),
-            sessions_deleted: AtomicU64::new(0),
             total_requests: AtomicU64::new(0),
-            total_errors: AtomicU64::new(0),
-            total_latency_micros: AtomicU64::new(0),
         }
     }
 
@@ -123,13 +111,6 @@ impl Telemetry {
             .get_or_create(&[("method", method.to_owned()), ("route", route.to_owned())])
             .observe(seconds);
         self.total_requests.fetch_add(1, Ordering::Relaxed);
-        if status >= 500 {
-            self.total_errors.fetch_add(1, Ordering::Relaxed);
-        }
-        // Whole microseconds: the mean needs no finer grain.
-        let micros = (seconds * 1e6) as u64;
-        self.total_latency_micros
-            .fetch_add(micros, Ordering::Relaxed);
     }
 
     pub(crate) fn observe_store_error(&self, store: Store) {
@@ -150,32 +131,15 @@ impl Telemetry {
         self.learn_batch_sizes.observe(size as f64);
     }
 
-    pub(crate) fn observe_session_created(&self) {
-        self.sessions_created.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub(crate) fn observe_session_deleted(&self) {
-        self.sessions_deleted.fetch_add(1, Ordering::Relaxed);
-    }
-
     pub(crate) fn totals(&self) -> Totals {
         let requests = self.total_requests.load(Ordering::Relaxed);
-        let micros = self.total_latency_micros.load(Ordering::Relaxed);
         let store_errors = |store: Store| {
             self.store_errors
                 .get_or_create(&[("store", store.name())])
                 .get()
         };
         Totals {
-            sessions_created: self.sessions_created.load(Ordering::Relaxed),
-            sessions_deleted: self.sessions_deleted.load(Ordering::Relaxed),
             requests,
-            errors: self.total_errors.load(Ordering::Relaxed),
-            mean_latency_seconds: if requests == 0 {
-                0.0
-            } else {
-                micros as f64 / 1e6 / requests as f64
-            },
             clickhouse_errors: store_errors(Store::ClickHouse),
             redis_errors: store_errors(Store::Redis),
         }

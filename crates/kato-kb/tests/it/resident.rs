@@ -215,9 +215,8 @@ async fn an_index_behind_a_trimmed_feed_rebuilds() {
     learn_one(&a, &kb, &numbered("t", 0)).await;
     exact(&b, &kb, &cut("t", 0, false), &sessions[0], "B loads").await;
     let redis_url = kato_test_support::redis_url("trimmed feed").expect("services");
-    let mut redis = redis::Client::open(redis_url)
-        .expect("redis url")
-        .get_multiplexed_async_connection()
+    // A single server or a cluster, as the suite runs.
+    let mut redis = kato_redis::connect(&redis_url, &kato_redis::RedisConfig::default())
         .await
         .expect("redis connection");
     // kato-redis's key layout for a kb id of `[A-Za-z0-9_]`.

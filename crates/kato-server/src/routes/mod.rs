@@ -1,6 +1,7 @@
 //! Every route, collected with its OpenAPI description.
 
 mod memory;
+mod monitoring;
 mod node;
 mod sessions;
 mod system;
@@ -41,7 +42,10 @@ pub(crate) fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(system::root))
         .routes(routes!(system::health))
         .routes(routes!(system::status))
-        .routes(routes!(system::metrics))
+        .routes(routes!(monitoring::metrics))
+        .routes(routes!(monitoring::stats))
+        .routes(routes!(monitoring::metric))
+        .routes(routes!(monitoring::concurrency))
         .routes(routes!(sessions::create_session))
         .routes(routes!(sessions::count_sessions))
         .routes(routes!(sessions::get_session, sessions::delete_session))

@@ -85,7 +85,6 @@ pub(crate) async fn create_session(
     app.sessions()
         .create(&session.session_id, &session.to_json(), ttl_seconds)
         .await?;
-    app.telemetry().observe_session_created();
     tracing::info!(session_id = %session.session_id, node_id = %session.node_id, "session created");
     Ok(Json(session.response(&settings.defaults, ttl_seconds)))
 }
@@ -147,7 +146,6 @@ pub(crate) async fn delete_session(
     if !app.sessions().delete(&id).await? {
         return Err(ApiError::NotFound(format!("Session {id} not found")));
     }
-    app.telemetry().observe_session_deleted();
     Ok(Json(json!({ "status": "deleted", "session_id": id })))
 }
 

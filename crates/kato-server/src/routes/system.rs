@@ -121,51 +121,6 @@ fn resident_indexes(app: &AppState) -> Value {
     })
 }
 
-/// The reference's JSON metrics of this instance (Prometheus text is on the admin listener).
-#[utoipa::path(get, path = "/metrics", tag = "system",
-    responses((status = 200, description = "`{timestamp, sessions, performance, resources, databases, rates, processor_manager}`")))]
-pub(crate) async fn metrics(State(app): State<AppState>) -> Json<Value> {
-    let totals = app.telemetry().totals();
-    let active = app.sessions().count().await.ok();
-    let uptime = app.uptime_seconds();
-    let error_rate = if totals.requests == 0 {
-        0.0
-    } else {
-        totals.errors as f64 / totals.requests as f64
-    };
-    let resources = crate::resources::sample(uptime);
-    Json(json!({
-        "timestamp": epoch_seconds(SystemTime::now()),
-        "sessions": {
-            "total_created": totals.sessions_created,
-            "total_deleted": totals.sessions_deleted,
-            "active": active,
-            "operations_total": totals.requests,
-        },
-        "performance": {
-            "total_requests": totals.requests,
-            "total_errors": totals.errors,
-            "error_rate": error_rate,
-            "average_response_time": totals.mean_latency_seconds,
-        },
-        "resources": {
-            "cpu_percent": resources.cpu_percent,
-            "memory_percent": resources.memory_percent,
-            "rss_bytes": resources.rss_bytes,
-            "disk_percent": Value::Null,
-        },
-        "databases": {
-            "clickhouse": { "errors": totals.clickhouse_errors },
-            "redis": { "errors": totals.redis_errors },
-        },
-        "rates": {
-            "requests_per_second": if uptime > 0.0 { totals.requests as f64 / uptime } else { 0.0 },
-        },
-        "processor_manager": { "total_processors": 0 },
-        "uptime_seconds": uptime,
-    }))
-}
-
 /// A docs page (Swagger UI, like FastAPI's) over `/openapi.json`; its assets are served by
 /// this server ([`swagger_ui_bundle`], [`swagger_ui_css`]), so it works without internet.
 pub(crate) async fn docs() -> Html<&'static str> {

@@ -208,10 +208,18 @@ async fn generated_requests_get_documented_answers_and_nodes_stay_apart() {
             2 => ("POST", "/sessions".to_owned(), generator.body()),
             _ => {
                 let node = encode(&generator.string());
-                let path = match generator.below(4) {
+                let path = match generator.below(8) {
                     0 => format!("/pattern/{}?node_id={node}", encode(&generator.string())),
                     1 => format!("/symbols/stats?node_id={node}"),
                     2 => format!("/symbols/affinity?node_id={node}"),
+                    3 => format!("/stats?minutes={}", encode(&generator.string())),
+                    4 => format!(
+                        "/metrics/{}?minutes={}",
+                        encode(&generator.string()),
+                        encode(&generator.string())
+                    ),
+                    5 => "/metrics".to_owned(),
+                    6 => "/concurrency".to_owned(),
                     _ => format!(
                         "/symbols/{}/affinity?node_id={node}",
                         encode(&generator.string())

@@ -91,53 +91,235 @@ async fn status_reports_sessions_and_version() {
     server.stop().await;
 }
 
+/// Every key of a JSON object, in order.
+fn keys(value: &Value) -> Vec<&str> {
+    value
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {value}"))
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
+/// `/metrics` has the reference's keys in its order, every figure a number, and is computed on
+/// every call: requests between two reads show at once; the session counts are shared by
+/// every instance (a session created on another server counts).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn metrics_json_counts_requests_and_sessions() {
-    let Some(server) = TestServer::start("metrics_json_counts_requests_and_sessions").await else {
+async fn metrics_json_has_the_reference_fields_and_is_fresh() {
+    let test = "metrics_json_has_the_reference_fields_and_is_fresh";
+    let Some(server) = TestServer::start(test).await else {
+        return;
+    };
+    let Some(other) = TestServer::start(test).await else {
         return;
     };
     let node = crate::support::node("metrics");
-    server.create_session(&node).await;
     server.get("/health").await.expect(200);
-    let reply = server.get("/metrics").await;
-    let body = reply.expect(200);
-    assert_type(body, "timestamp", Value::is_number, "a number");
-    let sessions = &body["sessions"];
-    assert!(sessions["total_created"].as_u64().unwrap() >= 1, "{body}");
-    assert_type(sessions, "total_deleted", Value::is_u64, "an integer");
-    assert_type(sessions, "active", Value::is_u64, "an integer");
-    assert_type(sessions, "operations_total", Value::is_u64, "an integer");
-    let performance = &body["performance"];
+    let first = server.get("/metrics").await.expect(200).clone();
+    assert_eq!(
+        keys(&first),
+        [
+            "timestamp",
+            "sessions",
+            "performance",
+            "resources",
+            "databases",
+            "rates",
+            "processor_manager",
+            "uptime_seconds",
+            "active_sessions",
+            "error",
+        ]
+    );
+    assert_eq!(
+        keys(&first["sessions"]),
+        [
+            "total_created",
+            "total_deleted",
+            "active",
+            "operations_total"
+        ]
+    );
+    assert_eq!(
+        keys(&first["performance"]),
+        [
+            "total_requests",
+            "total_errors",
+            "error_rate",
+            "average_response_time"
+        ]
+    );
+    assert_eq!(
+        keys(&first["resources"]),
+        ["cpu_percent", "memory_percent", "disk_percent"]
+    );
+    assert_eq!(keys(&first["databases"]), ["clickhouse", "qdrant", "redis"]);
+    assert_eq!(
+        keys(&first["rates"]),
+        [
+            "requests_per_second",
+            "requests_per_minute",
+            "errors_per_minute"
+        ]
+    );
+    let numbers = [
+        &first["timestamp"],
+        &first["uptime_seconds"],
+        &first["active_sessions"],
+        &first["performance"]["error_rate"],
+        &first["resources"]["disk_percent"],
+        &first["databases"]["qdrant"]["avg_response_time"],
+    ];
+    for (at, number) in numbers.iter().enumerate() {
+        assert!(number.is_number(), "{at}: {first}");
+    }
+    for (_, value) in first["sessions"].as_object().unwrap() {
+        assert!(value.is_number(), "{first}");
+    }
+    assert!(first["error"].is_null());
     assert!(
-        performance["total_requests"].as_u64().unwrap() >= 2,
+        first["performance"]["total_requests"].as_f64().unwrap() >= 1.0,
+        "{first}"
+    );
+
+    // A session created on the other instance, a few requests here, a second later: seen.
+    other.create_session(&node).await;
+    for _ in 0..3 {
+        server.get("/health").await.expect(200);
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let second = server.get("/metrics").await.expect(200).clone();
+    let count = |body: &Value, section: &str, key: &str| body[section][key].as_f64().unwrap();
+    assert!(
+        count(&second, "performance", "total_requests")
+            >= count(&first, "performance", "total_requests") + 4.0,
+        "{first}\n{second}"
+    );
+    assert!(
+        count(&second, "sessions", "total_created")
+            >= count(&first, "sessions", "total_created") + 1.0,
+        "{first}\n{second}"
+    );
+    assert!(
+        count(&second, "performance", "average_response_time") > 0.0,
+        "{second}"
+    );
+    assert!(second["timestamp"].as_f64() > first["timestamp"].as_f64());
+    server.stop().await;
+    other.stop().await;
+}
+
+/// `/stats`, `/metrics/{name}` and `/concurrency` as the reference shapes them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_metric_series_and_concurrency() {
+    let Some(server) = TestServer::start("stats_metric_series_and_concurrency").await else {
+        return;
+    };
+    server.get("/health").await.expect(200);
+    server.get("/no/such/route").await;
+    let stats = server.get("/stats?minutes=5").await;
+    let body = stats.expect(200);
+    assert_eq!(
+        keys(body),
+        [
+            "time_range_minutes",
+            "timestamp",
+            "processor_manager",
+            "current_status",
+            "time_series",
+            "summary",
+            "error",
+        ]
+    );
+    assert_eq!(body["time_range_minutes"], 5);
+    assert_eq!(keys(&body["time_series"]).len(), 20, "{body}");
+    assert_eq!(keys(&body["time_series"])[0], "kato_cpu_usage_percent");
+    let requests = body["time_series"]["kato_requests_total"]
+        .as_array()
+        .unwrap();
+    let last = requests.last().expect("the requests before this one");
+    assert_eq!(keys(last), ["timestamp", "value", "labels"]);
+    assert_eq!(last["labels"]["path"], "/no/such/route", "{last}");
+    // The host sampler's first sample is taken at start.
+    assert!(
+        !body["time_series"]["kato_memory_usage_bytes"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        keys(&body["current_status"]),
+        ["status", "issues", "metrics", "timestamp"]
+    );
+    assert_eq!(
+        keys(&body["summary"]),
+        ["sessions", "performance", "resources", "databases"]
+    );
+    let empty = server.get("/stats?minutes=0").await;
+    assert!(
+        empty.expect(200)["time_series"]["kato_requests_total"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let bad = server.get("/stats?minutes=ten").await;
+    assert_eq!(bad.status, 422, "{}", bad.text);
+    assert_eq!(
+        bad.body["detail"][0]["loc"],
+        serde_json::json!(["query", "minutes"])
+    );
+
+    let metric = server.get("/metrics/kato_requests_total").await;
+    let body = metric.expect(200);
+    assert_eq!(
+        keys(body),
+        [
+            "metric_name",
+            "time_range_minutes",
+            "timestamp",
+            "statistics",
+            "data_points"
+        ]
+    );
+    assert_eq!(body["time_range_minutes"], 10);
+    let statistics = &body["statistics"];
+    assert_eq!(keys(statistics), ["count", "min", "max", "avg"]);
+    assert_eq!(
+        statistics["count"].as_u64().unwrap() as usize,
+        body["data_points"].as_array().unwrap().len()
+    );
+    assert!(statistics["max"].as_f64() >= statistics["min"].as_f64());
+    let missing = server.get("/metrics/no_such_metric?minutes=3").await;
+    assert_eq!(missing.status, 404);
+    assert_eq!(
+        missing.body,
+        serde_json::json!({"detail": "No data available for metric 'no_such_metric' in the last 3 minutes"})
+    );
+
+    let concurrency = server.get("/concurrency").await;
+    let body = concurrency.expect(200);
+    assert_eq!(
+        keys(body),
+        [
+            "status",
+            "current",
+            "peak",
+            "limits",
+            "configuration",
+            "recommendations",
+            "timestamp"
+        ]
+    );
+    assert!(
+        body["current"]["concurrent_requests"].as_u64().unwrap() >= 1,
         "{body}"
     );
-    assert_type(performance, "total_errors", Value::is_u64, "an integer");
-    assert_type(performance, "error_rate", Value::is_number, "a number");
-    assert_type(
-        performance,
-        "average_response_time",
-        Value::is_number,
-        "a number",
+    assert!(
+        body["peak"]["concurrent_requests"].as_u64()
+            >= body["current"]["concurrent_requests"].as_u64()
     );
-    for key in ["cpu_percent", "memory_percent", "disk_percent"] {
-        assert!(body["resources"].get(key).is_some(), "{key} in {body}");
-    }
-    for store in ["clickhouse", "redis"] {
-        assert_type(
-            &body["databases"][store],
-            "errors",
-            Value::is_u64,
-            "an integer",
-        );
-    }
-    assert_type(
-        &body["rates"],
-        "requests_per_second",
-        Value::is_number,
-        "a number",
-    );
-    assert!(body["processor_manager"].is_object(), "{body}");
+    assert_eq!(body["status"], "healthy");
+    assert_eq!(body["recommendations"][0]["level"], "info", "{body}");
     server.stop().await;
 }
 
@@ -162,6 +344,9 @@ async fn openapi_lists_every_route_with_its_method() {
         ("/health", "get"),
         ("/status", "get"),
         ("/metrics", "get"),
+        ("/stats", "get"),
+        ("/metrics/{metric_name}", "get"),
+        ("/concurrency", "get"),
         ("/openapi.json", "get"),
         ("/docs", "get"),
         ("/docs/swagger-ui-bundle.js", "get"),

@@ -1,0 +1,349 @@
+//! The reference's JSON monitoring routes (spec `monitoring-and-events.md` sections 1 to 4.1):
+//! `/metrics`, `/stats`, `/metrics/{metric_name}` and `/concurrency`, over this instance's
+//! monitoring store (`monitor.rs`) and the session counts every instance shares in Redis.
+//! Where the reference answers a placeholder (a constant 0, a `null`), these answer the real
+//! value; the session counts are service-wide. Nothing is cached: each call computes its body.
+
+use std::time::{Duration, SystemTime};
+
+use axum::Json;
+use axum::extract::{Path, State};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+use crate::extract::ValidQuery;
+use crate::monitor::{
+    CPU_PERCENT, DISK_PERCENT, ERRORS_TOTAL, LOAD_AVERAGE, MEMORY_BYTES, MEMORY_PERCENT, Monitor,
+    REQUEST_DURATION, REQUESTS_TOTAL,
+};
+use crate::state::AppState;
+use crate::time::{epoch_seconds, iso_utc};
+
+/// The window of the rates and the mean response time.
+const MINUTE: Duration = Duration::from_secs(60);
+
+/// `/stats`'s `time_series` keys, in the reference's order.
+const TIME_SERIES: [&str; 20] = [
+    CPU_PERCENT,
+    MEMORY_PERCENT,
+    MEMORY_BYTES,
+    DISK_PERCENT,
+    LOAD_AVERAGE,
+    REQUESTS_TOTAL,
+    REQUEST_DURATION,
+    ERRORS_TOTAL,
+    "sessions_created",
+    "sessions_deleted",
+    "session_operations",
+    "clickhouse_operations",
+    "clickhouse_response_time",
+    "clickhouse_errors",
+    "qdrant_operations",
+    "qdrant_response_time",
+    "qdrant_errors",
+    "redis_operations",
+    "redis_response_time",
+    "redis_errors",
+];
+
+/// The `minutes` query parameter (default 10).
+#[derive(Debug, Deserialize)]
+pub(crate) struct Minutes {
+    minutes: Option<i64>,
+}
+
+impl Minutes {
+    fn get(&self) -> i64 {
+        self.minutes.unwrap_or(10)
+    }
+}
+
+/// The numbers `/metrics` and `/stats` share.
+struct Summary {
+    sessions: Value,
+    performance: Value,
+    resources: Value,
+    databases: Value,
+    active_sessions: u64,
+}
+
+async fn summary(app: &AppState) -> Result<Summary, ApiError> {
+    let monitor = app.monitor();
+    let active_sessions = app.sessions().count().await?;
+    let (created, deleted) = app.sessions().lifetime_counts().await?;
+    let totals = app.telemetry().totals();
+    let requests = monitor.current(REQUESTS_TOTAL).unwrap_or(0.0);
+    let errors = monitor.current(ERRORS_TOTAL).unwrap_or(0.0);
+    let resource = |name| monitor.current(name).unwrap_or(0.0);
+    let database =
+        |errors: u64| json!({"operations": 0.0, "errors": errors as f64, "avg_response_time": 0.0});
+    Ok(Summary {
+        sessions: json!({
+            "total_created": created as f64,
+            "total_deleted": deleted as f64,
+            "active": active_sessions,
+            "operations_total": totals.requests as f64,
+        }),
+        performance: json!({
+            "total_requests": requests,
+            "total_errors": errors,
+            "error_rate": if requests > 0.0 { errors / requests } else { 0.0 },
+            "average_response_time": monitor.average(REQUEST_DURATION, MINUTE),
+        }),
+        resources: json!({
+            "cpu_percent": resource(CPU_PERCENT),
+            "memory_percent": resource(MEMORY_PERCENT),
+            "disk_percent": resource(DISK_PERCENT),
+        }),
+        databases: json!({
+            "clickhouse": database(totals.clickhouse_errors),
+            "qdrant": database(0),
+            "redis": database(totals.redis_errors),
+        }),
+        active_sessions,
+    })
+}
+
+/// This instance as the reference's processor manager: every instance serves every node, so
+/// it holds no node processors.
+fn processor_manager(app: &AppState) -> Value {
+    json!({
+        "total_processors": 0,
+        "max_processors": 0,
+        "eviction_ttl_seconds": app.settings().session_ttl,
+        "processors": [],
+    })
+}
+
+/// The reference's JSON metrics of this instance (Prometheus text is on the admin listener).
+#[utoipa::path(get, path = "/metrics", tag = "system",
+    responses(
+        (status = 200, description = "`{timestamp, sessions, performance, resources, databases, rates, processor_manager, uptime_seconds, active_sessions, error}`: the session counts are shared by every instance, the rest is this instance's"),
+        (status = 503, description = "Redis is unavailable"),
+    ))]
+pub(crate) async fn metrics(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let summary = summary(&app).await?;
+    let monitor = app.monitor();
+    let per_second = monitor.rate(REQUESTS_TOTAL, MINUTE);
+    Ok(Json(json!({
+        "timestamp": epoch_seconds(SystemTime::now()),
+        "sessions": summary.sessions,
+        "performance": summary.performance,
+        "resources": summary.resources,
+        "databases": summary.databases,
+        "rates": {
+            "requests_per_second": per_second,
+            "requests_per_minute": per_second * 60.0,
+            "errors_per_minute": monitor.rate(ERRORS_TOTAL, MINUTE) * 60.0,
+        },
+        "processor_manager": processor_manager(&app),
+        "uptime_seconds": app.uptime_seconds(),
+        "active_sessions": summary.active_sessions,
+        "error": null,
+    })))
+}
+
+/// The health rule of `/stats`' `current_status` (spec section 0.1): high CPU degrades, high
+/// memory makes unhealthy, a high error rate degrades.
+fn current_status(monitor: &Monitor) -> Value {
+    let cpu = monitor.current(CPU_PERCENT);
+    let memory = monitor.current(MEMORY_PERCENT);
+    let errors_per_minute = monitor.rate(ERRORS_TOTAL, MINUTE) * 60.0;
+    let mut status = "healthy";
+    let mut issues = Vec::new();
+    if cpu.is_some_and(|cpu| cpu > 80.0) {
+        issues.push("High CPU usage");
+        status = "degraded";
+    }
+    if memory.is_some_and(|memory| memory > 90.0) {
+        issues.push("High memory usage");
+        status = "unhealthy";
+    }
+    if errors_per_minute > 10.0 {
+        issues.push("High error rate");
+        if status == "healthy" {
+            status = "degraded";
+        }
+    }
+    json!({
+        "status": status,
+        "issues": issues,
+        "metrics": {
+            "cpu_percent": cpu,
+            "memory_percent": memory,
+            "error_rate_per_min": errors_per_minute,
+        },
+        "timestamp": iso_utc(SystemTime::now()),
+    })
+}
+
+/// The time series of the last `minutes` (spec section 2), with the health status and the
+/// summary of `/metrics`.
+#[utoipa::path(get, path = "/stats", tag = "system",
+    params(("minutes" = Option<i64>, Query, description = "The window in minutes (default 10; 0 or less: empty series)")),
+    responses(
+        (status = 200, description = "`{time_range_minutes, timestamp, processor_manager, current_status, time_series, summary, error}`; `time_series` holds the reference's 20 series, each `[{timestamp, value, labels}]`"),
+        (status = 422, description = "`minutes` is not an integer"),
+        (status = 503, description = "Redis is unavailable"),
+    ))]
+pub(crate) async fn stats(
+    State(app): State<AppState>,
+    ValidQuery(query): ValidQuery<Minutes>,
+) -> Result<Json<Value>, ApiError> {
+    let minutes = query.get();
+    let summary = summary(&app).await?;
+    let monitor = app.monitor();
+    let window = minutes as f64 * 60.0;
+    let time_series: serde_json::Map<String, Value> = TIME_SERIES
+        .iter()
+        .map(|name| {
+            (
+                (*name).to_owned(),
+                Value::Array(monitor.series(name, window)),
+            )
+        })
+        .collect();
+    Ok(Json(json!({
+        "time_range_minutes": minutes,
+        "timestamp": epoch_seconds(SystemTime::now()),
+        "processor_manager": processor_manager(&app),
+        "current_status": current_status(monitor),
+        "time_series": time_series,
+        "summary": {
+            "sessions": summary.sessions,
+            "performance": summary.performance,
+            "resources": summary.resources,
+            "databases": summary.databases,
+        },
+        "error": null,
+    })))
+}
+
+/// One series of the last `minutes` with its count, minimum, maximum and mean (spec section
+/// 3; the reference reads `minutes` as seconds, here it is minutes).
+#[utoipa::path(get, path = "/metrics/{metric_name}", tag = "system",
+    params(
+        ("metric_name" = String, Path, description = "A series name, e.g. kato_requests_total"),
+        ("minutes" = Option<i64>, Query, description = "The window in minutes (default 10)"),
+    ),
+    responses(
+        (status = 200, description = "`{metric_name, time_range_minutes, timestamp, statistics: {count, min, max, avg}, data_points}`"),
+        (status = 404, description = "`{detail}`: no data for the metric in the window"),
+        (status = 422, description = "`minutes` is not an integer"),
+    ))]
+pub(crate) async fn metric(
+    State(app): State<AppState>,
+    Path(metric_name): Path<String>,
+    ValidQuery(query): ValidQuery<Minutes>,
+) -> Result<Json<Value>, ApiError> {
+    let minutes = query.get();
+    let points = app.monitor().series(&metric_name, minutes as f64 * 60.0);
+    let values: Vec<f64> = points
+        .iter()
+        .filter_map(|point| point["value"].as_f64())
+        .collect();
+    if values.is_empty() {
+        return Err(ApiError::NotFound(format!(
+            "No data available for metric '{metric_name}' in the last {minutes} minutes"
+        )));
+    }
+    let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let avg = values.iter().sum::<f64>() / values.len() as f64;
+    Ok(Json(json!({
+        "metric_name": metric_name,
+        "time_range_minutes": minutes,
+        "timestamp": epoch_seconds(SystemTime::now()),
+        "statistics": {"count": values.len(), "min": min, "max": max, "avg": avg},
+        "data_points": points,
+    })))
+}
+
+/// `floor(n / limit * 100)`, the reference's percentage.
+fn percent(n: usize, limit: usize) -> u64 {
+    if limit == 0 {
+        0
+    } else {
+        (n as f64 / limit as f64 * 100.0) as u64
+    }
+}
+
+/// Requests in flight on this instance now and at most, against its limit (spec section
+/// 4.1). The limit is `KATO_MAX_IN_FLIGHT` (session changes running at once); one process
+/// serves, with the listener's backlog of 1,024.
+#[utoipa::path(get, path = "/concurrency", tag = "system",
+    responses((status = 200, description = "`{status, current, peak, limits, configuration, recommendations, timestamp}`")))]
+pub(crate) async fn concurrency(State(app): State<AppState>) -> Json<Value> {
+    let (current, peak) = app.monitor().concurrency();
+    let limit = app.settings().limits.max_in_flight as usize;
+    let warning = limit * 8 / 10;
+    let critical = limit * 95 / 100;
+    let status = if current >= critical {
+        "critical"
+    } else if current >= warning {
+        "warning"
+    } else {
+        "healthy"
+    };
+    let mut recommendations = Vec::new();
+    if peak as f64 >= 0.95 * limit as f64 {
+        recommendations.push(json!({
+            "level": "critical",
+            "message": format!(
+                "Peak concurrency ({peak}) exceeded 95% of the limit; raise KATO_MAX_IN_FLIGHT \
+                 (now {limit}) or run more instances"
+            ),
+        }));
+    } else if peak as f64 >= 0.8 * limit as f64 {
+        recommendations.push(json!({
+            "level": "warning",
+            "message": format!(
+                "Peak concurrency ({peak}) exceeded 80% of the limit; consider more instances \
+                 or a higher KATO_MAX_IN_FLIGHT (now {limit})"
+            ),
+        }));
+    }
+    if current as f64 >= 0.9 * limit as f64 {
+        recommendations.push(json!({
+            "level": "urgent",
+            "message": format!(
+                "Current load is {current} requests ({}%); requests may be refused",
+                percent(current, limit)
+            ),
+        }));
+    }
+    if recommendations.is_empty() {
+        recommendations.push(json!({
+            "level": "info",
+            "message": format!(
+                "Concurrency is healthy. Peak {peak}/{limit} ({}%).",
+                percent(peak, limit)
+            ),
+        }));
+    }
+    Json(json!({
+        "status": status,
+        "current": {
+            "concurrent_requests": current,
+            "utilization_percent": percent(current, limit),
+        },
+        "peak": {
+            "concurrent_requests": peak,
+            "utilization_percent": percent(peak, limit),
+        },
+        "limits": {
+            "per_worker": limit,
+            "warning_threshold": warning,
+            "critical_threshold": critical,
+            "total_capacity": limit,
+        },
+        "configuration": {
+            "workers": 1,
+            "backlog": 1024,
+            "max_requests": "unlimited",
+        },
+        "recommendations": recommendations,
+        "timestamp": iso_utc(SystemTime::now()),
+    }))
+}
