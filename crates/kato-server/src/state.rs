@@ -159,21 +159,36 @@ impl AppState {
     /// for one that answered. `/health` reports them; a request past its deadline names the
     /// first store that did not answer.
     pub(crate) async fn store_issues(&self, patience: Duration) -> [(Store, Option<String>); 2] {
-        async fn issue<E: std::fmt::Display>(
+        self.store_checks(patience)
+            .await
+            .map(|(store, issue, _)| (store, issue))
+    }
+
+    /// [`Self::store_issues`] with how long each ping took, in milliseconds.
+    pub(crate) async fn store_checks(
+        &self,
+        patience: Duration,
+    ) -> [(Store, Option<String>, f64); 2] {
+        async fn check<E: std::fmt::Display>(
             patience: Duration,
             ping: impl Future<Output = Result<(), E>>,
-        ) -> Option<String> {
-            match tokio::time::timeout(patience, ping).await {
+        ) -> (Option<String>, f64) {
+            let started = Instant::now();
+            let issue = match tokio::time::timeout(patience, ping).await {
                 Ok(Ok(())) => None,
                 Ok(Err(error)) => Some(format!("unreachable: {error}")),
                 Err(_) => Some(format!("did not answer within {} ms", patience.as_millis())),
-            }
+            };
+            (issue, started.elapsed().as_secs_f64() * 1000.0)
         }
-        let (clickhouse, redis) = tokio::join!(
-            issue(patience, self.kb().clickhouse().ping()),
-            issue(patience, self.kb().redis().ping()),
+        let ((clickhouse, clickhouse_ms), (redis, redis_ms)) = tokio::join!(
+            check(patience, self.kb().clickhouse().ping()),
+            check(patience, self.kb().redis().ping()),
         );
-        [(Store::ClickHouse, clickhouse), (Store::Redis, redis)]
+        [
+            (Store::ClickHouse, clickhouse, clickhouse_ms),
+            (Store::Redis, redis, redis_ms),
+        ]
     }
 
     pub(crate) fn telemetry(&self) -> &Telemetry {

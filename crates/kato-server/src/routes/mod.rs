@@ -37,6 +37,8 @@ use crate::state::AppState;
 struct ApiDoc;
 
 /// The API routes (without middleware) and their OpenAPI document.
+// The reference's deprecated routes are `#[deprecated]` so the document marks them.
+#[allow(deprecated)]
 pub(crate) fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, mut document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(system::root))
@@ -67,6 +69,9 @@ pub(crate) fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(node::symbol_stats))
         .routes(routes!(node::all_affinities))
         .routes(routes!(node::symbol_affinity))
+        .routes(routes!(node::node_percept_data))
+        .routes(routes!(node::node_cognition_data))
+        .routes(routes!(monitoring::connection_pools))
         .split_for_parts();
     document.info.version = env!("CARGO_PKG_VERSION").to_owned();
     add_document_routes(&mut document);

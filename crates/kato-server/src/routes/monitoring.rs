@@ -347,3 +347,78 @@ pub(crate) async fn concurrency(State(app): State<AppState>) -> Json<Value> {
         "timestamp": iso_utc(SystemTime::now()),
     }))
 }
+
+/// The stores this instance talks to, pinged now (spec section 4.5, where the reference reports
+/// what it recorded at its last lazy check). kato keeps vectors in ClickHouse, so Qdrant is
+/// never used: its entry says so.
+#[utoipa::path(get, path = "/connection-pools", tag = "system",
+    responses((status = 200, description = "`{status, health: {redis, qdrant, clickhouse}, pool_statistics, connection_optimization, performance_improvements, error, timestamp}`; `status` is `healthy` when Redis and ClickHouse answer")))]
+pub(crate) async fn connection_pools(State(app): State<AppState>) -> Json<Value> {
+    let [(_, clickhouse, clickhouse_ms), (_, redis, redis_ms)] =
+        app.store_checks(Duration::from_secs(1)).await;
+    let (clickhouse, redis) = ((clickhouse, clickhouse_ms), (redis, redis_ms));
+    let totals = app.telemetry().totals();
+    let now = epoch_seconds(SystemTime::now());
+    let health = |(issue, millis): &(Option<String>, f64), errors: u64| {
+        json!({
+            "healthy": issue.is_none(),
+            "last_check": now,
+            "error_count": errors,
+            "last_error": issue,
+            "response_time_ms": millis,
+        })
+    };
+    let connected = |(issue, _): &(Option<String>, f64)| {
+        if issue.is_none() {
+            "connected"
+        } else {
+            "disconnected"
+        }
+    };
+    let healthy = clickhouse.0.is_none() && redis.0.is_none();
+    Json(json!({
+        "status": if healthy { "healthy" } else { "degraded" },
+        "health": {
+            "redis": health(&redis, totals.redis_errors),
+            "qdrant": {
+                "healthy": false,
+                "last_check": now,
+                "error_count": 0,
+                "last_error": "not used: kato keeps vectors in ClickHouse",
+                "response_time_ms": null,
+            },
+            "clickhouse": health(&clickhouse, totals.clickhouse_errors),
+        },
+        "pool_statistics": {
+            "redis": {"type": "redis", "status": connected(&redis)},
+            "clickhouse": {"type": "clickhouse", "status": connected(&clickhouse)},
+        },
+        "connection_optimization": {
+            "clickhouse": {
+                "pool_size_optimized": true,
+                "connection_reuse": true,
+                "health_monitoring": true,
+                "features": ["http_client", "compression", "connection_pooling"],
+            },
+            "redis": {
+                "pool_size_optimized": true,
+                "connection_reuse": true,
+                "health_monitoring": true,
+                "features": ["socket_keepalive", "retry_on_timeout", "health_check"],
+            },
+            "qdrant": {
+                "grpc_optimized": true,
+                "connection_reuse": true,
+                "health_monitoring": true,
+                "features": ["prefer_grpc", "timeout_handling"],
+            },
+        },
+        "performance_improvements": {
+            "expected_connection_overhead_reduction": "60-80%",
+            "expected_concurrent_performance_improvement": "40-60%",
+            "expected_memory_efficiency_improvement": "30-50%",
+        },
+        "error": null,
+        "timestamp": iso_utc(SystemTime::now()),
+    }))
+}

@@ -98,3 +98,45 @@ pub(crate) async fn symbol_affinity(
         json!({ "symbol": symbol, "affinity": affinity, "node_id": kb.as_str() }),
     ))
 }
+
+/// The text the reference's deprecated node-scoped reads answer with.
+const DEPRECATED: &str = "This endpoint is deprecated. Use /sessions/{session_id}/percept-data \
+    for session-aware data.";
+
+/// Deprecated: a node has no percept of its own (sessions do). As the reference: an empty
+/// percept, the kb id and a deprecation warning.
+#[utoipa::path(get, path = "/percept-data", tag = "node",
+    params(("node_id" = Option<String>, Query, description = "The node; else `x-test-id`, `x-node-id`, `default_node`")),
+    responses((status = 200, description = "`{percept_data: {}, node_id, warning}`")))]
+#[deprecated = "use /sessions/{session_id}/percept-data"]
+pub(crate) async fn node_percept_data(NodeKb { kb }: NodeKb) -> Json<Value> {
+    Json(json!({
+        "percept_data": {},
+        "node_id": kb.as_str(),
+        "warning": DEPRECATED,
+    }))
+}
+
+/// Deprecated: a node has no cognition of its own (sessions do). As the reference: empty
+/// cognition data, the kb id and a deprecation warning.
+#[utoipa::path(get, path = "/cognition-data", tag = "node",
+    params(("node_id" = Option<String>, Query, description = "The node; else `x-test-id`, `x-node-id`, `default_node`")),
+    responses((status = 200, description = "`{cognition_data: {predictions, emotives, symbols, command, metadata, path, strings, vectors, short_term_memory}, node_id, warning}`")))]
+#[deprecated = "use /sessions/{session_id}/cognition-data"]
+pub(crate) async fn node_cognition_data(NodeKb { kb }: NodeKb) -> Json<Value> {
+    Json(json!({
+        "cognition_data": {
+            "predictions": [],
+            "emotives": {},
+            "symbols": [],
+            "command": "",
+            "metadata": {},
+            "path": [],
+            "strings": [],
+            "vectors": [],
+            "short_term_memory": [],
+        },
+        "node_id": kb.as_str(),
+        "warning": DEPRECATED.replace("percept-data", "cognition-data"),
+    }))
+}

@@ -347,6 +347,9 @@ async fn openapi_lists_every_route_with_its_method() {
         ("/stats", "get"),
         ("/metrics/{metric_name}", "get"),
         ("/concurrency", "get"),
+        ("/connection-pools", "get"),
+        ("/percept-data", "get"),
+        ("/cognition-data", "get"),
         ("/openapi.json", "get"),
         ("/docs", "get"),
         ("/docs/swagger-ui-bundle.js", "get"),
@@ -513,6 +516,88 @@ async fn unknown_routes_and_methods() {
             .await;
         assert_eq!(reply.status, 405, "{method} {path}: {}", reply.text);
         assert_eq!(reply.body, json!({"detail": "Method Not Allowed"}));
+    }
+    server.stop().await;
+}
+
+/// `/connection-pools` pings the stores; the deprecated `/percept-data` and
+/// `/cognition-data` answer the reference's empty bodies for the node's kb, marked deprecated
+/// in the document.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_pools_and_the_deprecated_node_reads() {
+    let Some(server) = TestServer::start("connection_pools_and_the_deprecated_node_reads").await
+    else {
+        return;
+    };
+    let pools = server.get("/connection-pools").await;
+    let body = pools.expect(200);
+    assert_eq!(
+        keys(body),
+        [
+            "status",
+            "health",
+            "pool_statistics",
+            "connection_optimization",
+            "performance_improvements",
+            "error",
+            "timestamp",
+        ]
+    );
+    assert_eq!(body["status"], "healthy", "{body}");
+    for store in ["redis", "clickhouse"] {
+        let health = &body["health"][store];
+        assert_eq!(
+            keys(health),
+            [
+                "healthy",
+                "last_check",
+                "error_count",
+                "last_error",
+                "response_time_ms"
+            ]
+        );
+        assert_eq!(health["healthy"], true, "{body}");
+        assert!(health["response_time_ms"].as_f64().unwrap() >= 0.0);
+        assert_eq!(body["pool_statistics"][store]["status"], "connected");
+    }
+    assert_eq!(body["health"]["qdrant"]["healthy"], false);
+
+    let percept = server.get("/percept-data?node_id=n1").await;
+    assert_eq!(
+        percept.expect(200),
+        &serde_json::json!({
+            "percept_data": {},
+            "node_id": "n1_kato",
+            "warning": "This endpoint is deprecated. Use /sessions/{session_id}/percept-data for session-aware data.",
+        })
+    );
+    let cognition = server.get("/cognition-data").await;
+    let body = cognition.expect(200);
+    assert_eq!(body["node_id"], "default_node_kato");
+    assert_eq!(
+        keys(&body["cognition_data"]),
+        [
+            "predictions",
+            "emotives",
+            "symbols",
+            "command",
+            "metadata",
+            "path",
+            "strings",
+            "vectors",
+            "short_term_memory",
+        ]
+    );
+    assert!(
+        body["warning"]
+            .as_str()
+            .unwrap()
+            .contains("/sessions/{session_id}/cognition-data")
+    );
+    let document = server.get("/openapi.json").await;
+    let paths = &document.expect(200)["paths"];
+    for path in ["/percept-data", "/cognition-data"] {
+        assert_eq!(paths[path]["get"]["deprecated"], true, "{path}");
     }
     server.stop().await;
 }
