@@ -120,6 +120,11 @@ impl KbIndex {
         self.patterns
     }
 
+    /// Distinct symbols held.
+    pub fn symbol_count(&self) -> usize {
+        self.symbols.len()
+    }
+
     /// Whether no pattern is held.
     pub fn is_empty(&self) -> bool {
         self.patterns == 0

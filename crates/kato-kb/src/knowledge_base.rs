@@ -260,6 +260,12 @@ impl KnowledgeBase {
         self.inner.resident.stats()
     }
 
+    /// Drops `kb`'s resident index in this process, or every one (`None`); the next
+    /// prediction of each kb loads it again. Returns the (patterns, symbols) they held.
+    pub fn unload_indexes(&self, kb: Option<&KbId>) -> (u64, u64) {
+        self.inner.resident.unload(kb)
+    }
+
     /// Learns `pattern` into `kb`. A pattern of fewer than two symbols is not stored (the
     /// reference's rule) and gives `None`. Otherwise the call returns once the learn is durable
     /// in ClickHouse and applied in Redis, visible to the very next read.

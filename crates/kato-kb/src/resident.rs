@@ -74,6 +74,15 @@ pub struct IndexStats {
     pub catch_ups: u64,
     /// Rebuilds forced by a changed generation or a gap in the feed.
     pub rebuilds: u64,
+    /// Searches that found their kb's index resident (the others loaded it: `loads`).
+    pub hits: u64,
+    /// Distinct symbols held by every resident index.
+    pub symbols: u64,
+    /// Patterns put into a resident index since the process started (loads, the feed, own
+    /// learns).
+    pub patterns_indexed: u64,
+    /// Symbols new to a resident index since the process started.
+    pub symbols_indexed: u64,
 }
 
 /// A loaded index and where it stands on its kb's feed.
@@ -95,12 +104,15 @@ pub(crate) struct Slot {
     last_used: AtomicU64,
     bytes: AtomicUsize,
     patterns: AtomicUsize,
+    symbols: AtomicUsize,
 }
 
 impl Slot {
     fn record_size(&self, loaded: &Loaded) {
         self.bytes.store(loaded.index.bytes(), Ordering::Relaxed);
         self.patterns.store(loaded.index.len(), Ordering::Relaxed);
+        self.symbols
+            .store(loaded.index.symbol_count(), Ordering::Relaxed);
     }
 
     fn clear(&self) {
@@ -110,6 +122,7 @@ impl Slot {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
         self.bytes.store(0, Ordering::Relaxed);
         self.patterns.store(0, Ordering::Relaxed);
+        self.symbols.store(0, Ordering::Relaxed);
     }
 }
 
@@ -120,6 +133,25 @@ struct Counters {
     evictions: AtomicU64,
     catch_ups: AtomicU64,
     rebuilds: AtomicU64,
+    hits: AtomicU64,
+    patterns_indexed: AtomicU64,
+    symbols_indexed: AtomicU64,
+}
+
+impl Counters {
+    /// Counts what an index gained between two of its sizes (patterns, symbols).
+    fn indexed(&self, before: (usize, usize), index: &KbIndex) {
+        let gained = |now: usize, then: usize| now.saturating_sub(then) as u64;
+        self.patterns_indexed
+            .fetch_add(gained(index.len(), before.0), Ordering::Relaxed);
+        self.symbols_indexed
+            .fetch_add(gained(index.symbol_count(), before.1), Ordering::Relaxed);
+    }
+}
+
+/// An index's (patterns, symbols).
+fn sizes(index: &KbIndex) -> (usize, usize) {
+    (index.len(), index.symbol_count())
 }
 
 /// The resident indexes of one process.
@@ -166,6 +198,9 @@ impl Resident {
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .is_some();
+        if loaded {
+            self.counters.hits.fetch_add(1, Ordering::Relaxed);
+        }
         // A catch-up that began after this call read the feed after every learn it must see.
         if loaded && gate.is_some_and(|began| began >= asked) {
             drop(gate);
@@ -182,6 +217,7 @@ impl Resident {
                 .is_some();
             if !loaded {
                 let fresh = self.load(kb, clickhouse, redis).await?;
+                self.counters.indexed((0, 0), &fresh.index);
                 slot.record_size(&fresh);
                 *slot
                     .index
@@ -317,10 +353,12 @@ impl Resident {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(loaded) = guard.as_mut() {
+            let before = sizes(&loaded.index);
             for (name, events) in bodies {
                 // Stored names are valid: the writer refused any other before it was stored.
                 let _ = loaded.index.insert(name, events);
             }
+            self.counters.indexed(before, &loaded.index);
             slot.record_size(loaded);
         }
     }
@@ -330,6 +368,25 @@ impl Resident {
         if let Some(slot) = self.slots().remove(kb) {
             slot.clear();
         }
+    }
+
+    /// Forgets `kb`'s index, or every index; their next searches load them again. Returns the
+    /// (patterns, symbols) they held.
+    pub(crate) fn unload(&self, kb: Option<&KbId>) -> (u64, u64) {
+        let removed: Vec<Arc<Slot>> = {
+            let mut slots = self.slots();
+            match kb {
+                Some(kb) => slots.remove(kb).into_iter().collect(),
+                None => slots.drain().map(|(_, slot)| slot).collect(),
+            }
+        };
+        let mut held = (0, 0);
+        for slot in removed {
+            held.0 += slot.patterns.load(Ordering::Relaxed) as u64;
+            held.1 += slot.symbols.load(Ordering::Relaxed) as u64;
+            slot.clear();
+        }
+        held
     }
 
     pub(crate) fn stats(&self) -> IndexStats {
@@ -353,6 +410,13 @@ impl Resident {
             evictions: c.evictions.load(Ordering::Relaxed),
             catch_ups: c.catch_ups.load(Ordering::Relaxed),
             rebuilds: c.rebuilds.load(Ordering::Relaxed),
+            hits: c.hits.load(Ordering::Relaxed),
+            symbols: slots
+                .values()
+                .map(|s| s.symbols.load(Ordering::Relaxed) as u64)
+                .sum(),
+            patterns_indexed: c.patterns_indexed.load(Ordering::Relaxed),
+            symbols_indexed: c.symbols_indexed.load(Ordering::Relaxed),
         }
     }
 }
@@ -419,9 +483,11 @@ async fn catch_up(
             let Some(loaded) = guard.as_mut() else {
                 return Ok(false);
             };
+            let before = sizes(&loaded.index);
             for body in &bodies {
                 loaded.index.insert(&body.name, &body.pattern_data)?;
             }
+            counters.indexed(before, &loaded.index);
             loaded.feed_id = last.id.clone();
             loaded.announced = last.number;
             slot.record_size(loaded);

@@ -549,6 +549,22 @@ impl RedisWriter {
         Ok(())
     }
 
+    /// The memory Redis uses (`INFO memory`'s `used_memory`, of the node that answers on a
+    /// cluster).
+    pub async fn used_memory_bytes(&self) -> Result<u64, RedisError> {
+        let mut connection = self.connection.clone();
+        let info: String = redis::cmd("INFO")
+            .arg("memory")
+            .query_async(&mut connection)
+            .await?;
+        info.lines()
+            .find_map(|line| line.strip_prefix("used_memory:"))
+            .and_then(|value| value.trim().parse().ok())
+            .ok_or(RedisError::UnexpectedReply(
+                "INFO memory answered no used_memory",
+            ))
+    }
+
     /// Number of distinct patterns of the kb (a counter, not a scan).
     pub async fn count_patterns(&self, kb: &KbId) -> Result<u64, RedisError> {
         Ok(self.global_counters(kb).await?.total_unique_patterns)

@@ -72,6 +72,8 @@ pub(crate) fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(node::node_percept_data))
         .routes(routes!(node::node_cognition_data))
         .routes(routes!(monitoring::connection_pools))
+        .routes(routes!(monitoring::cache_stats))
+        .routes(routes!(monitoring::cache_invalidate))
         .split_for_parts();
     document.info.version = env!("CARGO_PKG_VERSION").to_owned();
     add_document_routes(&mut document);

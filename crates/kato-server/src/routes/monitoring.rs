@@ -422,3 +422,103 @@ pub(crate) async fn connection_pools(State(app): State<AppState>) -> Json<Value>
         "timestamp": iso_utc(SystemTime::now()),
     }))
 }
+
+/// Two decimals, as the reference rounds the cache figures.
+fn two_decimals(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
+}
+
+/// The cache figures: this instance's resident indexes, which cache the kbs' patterns for
+/// predictions, and the memory Redis uses.
+async fn cache_figures(app: &AppState) -> Result<Value, ApiError> {
+    let index = app.kb().index_stats();
+    let used_memory = app.kb().redis().used_memory_bytes().await?;
+    let uptime = app.uptime_seconds();
+    let lookups = index.hits + index.loads;
+    Ok(json!({
+        "hit_rate_percent": if lookups == 0 {
+            0.0
+        } else {
+            two_decimals(index.hits as f64 * 100.0 / lookups as f64)
+        },
+        "cache_hits": index.hits,
+        "cache_misses": index.loads,
+        "patterns_in_cache": index.patterns,
+        "symbols_in_cache": index.symbols,
+        "patterns_cached_total": index.patterns_indexed,
+        "symbols_cached_total": index.symbols_indexed,
+        "redis_memory_used_mb": two_decimals(used_memory as f64 / 1_048_576.0),
+        "uptime_seconds": two_decimals(uptime),
+        "requests_per_second": if uptime > 0.0 {
+            two_decimals(lookups as f64 / uptime)
+        } else {
+            0.0
+        },
+    }))
+}
+
+/// The pattern cache (spec section 4.2), which here is this instance's resident indexes: a
+/// hit is a prediction that found its kb's index resident, a miss one that loaded it.
+#[utoipa::path(get, path = "/cache/stats", tag = "system",
+    responses((status = 200, description = "`{cache_performance: {hit_rate_percent, cache_hits, cache_misses, patterns_in_cache, symbols_in_cache, patterns_cached_total, symbols_cached_total, redis_memory_used_mb, uptime_seconds, requests_per_second}, cache_health: {status, redis_connected, cache_stats}, timestamp}`")))]
+pub(crate) async fn cache_stats(State(app): State<AppState>) -> Json<Value> {
+    let (performance, health) = match (cache_figures(&app).await, app.kb().redis().ping().await) {
+        (Ok(figures), Ok(())) => (
+            figures.clone(),
+            json!({"status": "healthy", "redis_connected": true, "cache_stats": figures}),
+        ),
+        (figures, ping) => {
+            let error = ping
+                .err()
+                .map(|error| error.to_string())
+                .or_else(|| figures.as_ref().err().map(ToString::to_string))
+                .unwrap_or_default();
+            (
+                figures.unwrap_or_else(|_| json!({ "error": error })),
+                json!({"status": "unhealthy", "redis_connected": false, "error": error}),
+            )
+        }
+    };
+    Json(json!({
+        "cache_performance": performance,
+        "cache_health": health,
+        "timestamp": iso_utc(SystemTime::now()),
+    }))
+}
+
+/// The `session_id` query parameter of `/cache/invalidate`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct InvalidateQuery {
+    session_id: Option<String>,
+}
+
+/// Drops this instance's resident index of the session's kb, or every one without
+/// `session_id` (spec section 4.3); the next predictions load them again. An unknown session
+/// invalidates nothing.
+#[utoipa::path(post, path = "/cache/invalidate", tag = "system",
+    params(("session_id" = Option<String>, Query, description = "Drop only the index of this session's kb")),
+    responses(
+        (status = 200, description = "`{status, patterns_invalidated, symbols_invalidated, session_id, reason, timestamp}`"),
+        (status = 503, description = "Redis is unavailable"),
+    ))]
+pub(crate) async fn cache_invalidate(
+    State(app): State<AppState>,
+    ValidQuery(query): ValidQuery<InvalidateQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let (patterns, symbols) = match &query.session_id {
+        None => app.kb().unload_indexes(None),
+        Some(id) => match crate::session::read_session(&app, id).await {
+            Ok((session, _)) => app.kb().unload_indexes(Some(&session.kb_id)),
+            Err(ApiError::SessionNotFound(_)) => (0, 0),
+            Err(other) => return Err(other),
+        },
+    };
+    Ok(Json(json!({
+        "status": "success",
+        "patterns_invalidated": patterns,
+        "symbols_invalidated": symbols,
+        "session_id": query.session_id,
+        "reason": null,
+        "timestamp": iso_utc(SystemTime::now()),
+    })))
+}

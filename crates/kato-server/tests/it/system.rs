@@ -348,6 +348,8 @@ async fn openapi_lists_every_route_with_its_method() {
         ("/metrics/{metric_name}", "get"),
         ("/concurrency", "get"),
         ("/connection-pools", "get"),
+        ("/cache/stats", "get"),
+        ("/cache/invalidate", "post"),
         ("/percept-data", "get"),
         ("/cognition-data", "get"),
         ("/openapi.json", "get"),
@@ -599,5 +601,96 @@ async fn connection_pools_and_the_deprecated_node_reads() {
     for path in ["/percept-data", "/cognition-data"] {
         assert_eq!(paths[path]["get"]["deprecated"], true, "{path}");
     }
+    server.stop().await;
+}
+
+/// The cache routes report and drop this instance's resident indexes: a prediction that loads
+/// its kb's index is a miss, the next one a hit; invalidating the session's kb drops what it
+/// held, and the next prediction loads it again and still predicts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cache_stats_and_invalidate_cover_the_resident_indexes() {
+    let Some(server) =
+        TestServer::start("cache_stats_and_invalidate_cover_the_resident_indexes").await
+    else {
+        return;
+    };
+    let session = server.create_session(&crate::support::node("cache")).await;
+    server
+        .learn_events(&session, &[&["a"], &["b"], &["c"]], 1)
+        .await;
+    let predict = || async {
+        server.clear_stm(&session).await;
+        server.observe_all(&session, &[&["a"], &["b"]]).await;
+        let predictions = server.predictions(&session).await;
+        assert_eq!(predictions["count"], 1, "{predictions}");
+    };
+    predict().await;
+    predict().await;
+    let stats = server.get("/cache/stats").await;
+    let body = stats.expect(200);
+    assert_eq!(
+        keys(body),
+        ["cache_performance", "cache_health", "timestamp"]
+    );
+    let performance = &body["cache_performance"];
+    assert_eq!(
+        keys(performance),
+        [
+            "hit_rate_percent",
+            "cache_hits",
+            "cache_misses",
+            "patterns_in_cache",
+            "symbols_in_cache",
+            "patterns_cached_total",
+            "symbols_cached_total",
+            "redis_memory_used_mb",
+            "uptime_seconds",
+            "requests_per_second",
+        ]
+    );
+    assert!(performance["cache_hits"].as_u64().unwrap() >= 1, "{body}");
+    assert!(performance["cache_misses"].as_u64().unwrap() >= 1, "{body}");
+    assert_eq!(performance["patterns_in_cache"], 1, "{body}");
+    assert_eq!(performance["symbols_in_cache"], 3, "{body}");
+    assert!(
+        performance["redis_memory_used_mb"].as_f64().unwrap() > 0.0,
+        "{body}"
+    );
+    assert_eq!(body["cache_health"]["status"], "healthy");
+    assert_eq!(body["cache_health"]["cache_stats"]["patterns_in_cache"], 1);
+
+    let unknown = server
+        .post("/cache/invalidate?session_id=no-such-session")
+        .await;
+    let body = unknown.expect(200);
+    assert_eq!(body["patterns_invalidated"], 0, "{body}");
+    assert_eq!(body["session_id"], "no-such-session");
+    let dropped = server
+        .post(&format!("/cache/invalidate?session_id={session}"))
+        .await;
+    let body = dropped.expect(200);
+    assert_eq!(
+        keys(body),
+        [
+            "status",
+            "patterns_invalidated",
+            "symbols_invalidated",
+            "session_id",
+            "reason",
+            "timestamp",
+        ]
+    );
+    assert_eq!(body["status"], "success");
+    assert_eq!(body["patterns_invalidated"], 1, "{body}");
+    assert_eq!(body["symbols_invalidated"], 3, "{body}");
+    let stats = server.get("/cache/stats").await;
+    assert_eq!(
+        stats.expect(200)["cache_performance"]["patterns_in_cache"],
+        0
+    );
+    predict().await;
+    let all = server.post("/cache/invalidate").await;
+    assert_eq!(all.expect(200)["patterns_invalidated"], 1);
+    server.clear_all(&session).await;
     server.stop().await;
 }
