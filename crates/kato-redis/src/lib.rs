@@ -17,6 +17,7 @@
 
 mod connection;
 mod error;
+mod events;
 mod keys;
 mod lease;
 mod sessions;
@@ -24,6 +25,7 @@ mod writer;
 
 pub use connection::{RedisConnection, connect, without_password};
 pub use error::RedisError;
+pub use events::EventSubscription;
 pub use lease::LeaseLock;
 pub use sessions::{SaveOutcome, SessionLock, SessionStore, SessionStoreConfig, StoredSession};
 pub use writer::{

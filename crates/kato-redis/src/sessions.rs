@@ -259,9 +259,20 @@ impl SessionStore {
     }
 
     /// Number of live sessions. Index entries past their recorded expiry are checked against
-    /// the keys: gone ones are dropped, ones kept alive by reads are re-scored.
+    /// the keys first ([`Self::sweep`]).
     pub async fn count(&self) -> Result<u64, RedisError> {
+        self.sweep().await?;
         let mut connection = self.connection.clone();
+        Ok(connection.zcard(&self.index_key).await?)
+    }
+
+    /// Checks the index entries past their recorded expiry against the keys: gone sessions
+    /// are dropped, ones kept alive by reads are re-scored. Returns the ids of the sessions
+    /// this call dropped: each expired session is reported by exactly one caller, whichever
+    /// instance sweeps first.
+    pub async fn sweep(&self) -> Result<Vec<String>, RedisError> {
+        let mut connection = self.connection.clone();
+        let mut expired = Vec::new();
         loop {
             let now = now_ms();
             let stale: Vec<String> = connection
@@ -279,17 +290,41 @@ impl SessionStore {
                 )
                 .await?;
             let mut update = redis::pipe();
-            for (id, ttl_ms) in stale.iter().zip(ttls) {
+            let mut gone = Vec::new();
+            for (id, ttl_ms) in stale.into_iter().zip(ttls) {
                 if ttl_ms < 0 {
-                    update.zrem(&self.index_key, id).ignore();
+                    update.zrem(&self.index_key, &id);
+                    gone.push(id);
                 } else {
                     let alive_until = now.saturating_add(ttl_ms.unsigned_abs()).max(now + 1);
-                    update.zadd(&self.index_key, id, alive_until).ignore();
+                    update.zadd(&self.index_key, &id, alive_until).ignore();
                 }
             }
-            update.query_async::<()>(&mut connection).await?;
+            if gone.is_empty() {
+                update.query_async::<()>(&mut connection).await?;
+                continue;
+            }
+            let removed: Vec<u64> = update.query_async(&mut connection).await?;
+            expired.extend(
+                gone.into_iter()
+                    .zip(removed)
+                    .filter(|(_, removed)| *removed == 1)
+                    .map(|(id, _)| id),
+            );
         }
-        Ok(connection.zcard(&self.index_key).await?)
+        Ok(expired)
+    }
+
+    /// The channel session events are published on, for every instance.
+    pub fn events_channel(&self) -> String {
+        format!("{}:sessions:events", self.config.key_prefix)
+    }
+
+    /// Publishes `event` (a text frame) to every instance subscribed to
+    /// [`Self::events_channel`]; returns how many subscribers received it.
+    pub async fn publish_event(&self, event: &str) -> Result<u64, RedisError> {
+        let mut connection = self.connection.clone();
+        Ok(connection.publish(self.events_channel(), event).await?)
     }
 
     /// Takes the session's write lock and reads it (sliding its TTL), waiting up to the

@@ -549,20 +549,48 @@ impl RedisWriter {
         Ok(())
     }
 
-    /// The memory Redis uses (`INFO memory`'s `used_memory`, of the node that answers on a
-    /// cluster).
+    /// The memory Redis uses (`INFO memory`'s `used_memory`; on a cluster, summed over the
+    /// nodes, which each answer).
     pub async fn used_memory_bytes(&self) -> Result<u64, RedisError> {
+        fn texts(value: &redis::Value, into: &mut Vec<String>) {
+            match value {
+                redis::Value::BulkString(bytes) => {
+                    into.push(String::from_utf8_lossy(bytes).into_owned());
+                }
+                redis::Value::SimpleString(text) => into.push(text.clone()),
+                redis::Value::VerbatimString { text, .. } => into.push(text.clone()),
+                redis::Value::Array(values) | redis::Value::Set(values) => {
+                    for value in values {
+                        texts(value, into);
+                    }
+                }
+                redis::Value::Map(pairs) => {
+                    for (_, value) in pairs {
+                        texts(value, into);
+                    }
+                }
+                _ => {}
+            }
+        }
         let mut connection = self.connection.clone();
-        let info: String = redis::cmd("INFO")
+        let info: redis::Value = redis::cmd("INFO")
             .arg("memory")
             .query_async(&mut connection)
             .await?;
-        info.lines()
-            .find_map(|line| line.strip_prefix("used_memory:"))
-            .and_then(|value| value.trim().parse().ok())
-            .ok_or(RedisError::UnexpectedReply(
+        let mut replies = Vec::new();
+        texts(&info, &mut replies);
+        let used: Vec<u64> = replies
+            .iter()
+            .flat_map(|reply| reply.lines())
+            .filter_map(|line| line.strip_prefix("used_memory:"))
+            .filter_map(|value| value.trim().parse().ok())
+            .collect();
+        if used.is_empty() {
+            return Err(RedisError::UnexpectedReply(
                 "INFO memory answered no used_memory",
-            ))
+            ));
+        }
+        Ok(used.iter().sum())
     }
 
     /// Number of distinct patterns of the kb (a counter, not a scan).

@@ -157,6 +157,14 @@ pub struct ServerArgs {
         default_value_t = 4 * 1024 * 1024 * 1024
     )]
     pub index_memory_bytes: usize,
+    /// Most WebSocket event clients (`/ws/events`, `/ws`) at once; one more answers 503.
+    #[arg(
+        long,
+        env = "KATO_MAX_WS_CONNECTIONS",
+        value_name = "KATO_MAX_WS_CONNECTIONS",
+        default_value_t = 1_000
+    )]
+    pub max_ws_connections: usize,
     /// Default auto-learn threshold in events (0 = off).
     #[arg(
         long,
@@ -415,6 +423,7 @@ impl ServerArgs {
             ("KATO_MAX_STM_EVENTS", self.max_stm_events as u64),
             ("KATO_MAX_SESSION_BYTES", self.max_session_bytes as u64),
             ("KATO_INDEX_MEMORY_BYTES", self.index_memory_bytes as u64),
+            ("KATO_MAX_WS_CONNECTIONS", self.max_ws_connections as u64),
         ] {
             if value == 0 {
                 return Err(format!("invalid {variable}: must be at least 1"));

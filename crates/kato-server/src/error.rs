@@ -90,6 +90,9 @@ pub enum ApiError {
     /// `KATO_API_TOKEN` is set and the request did not carry it (401).
     #[error("missing or wrong bearer token: send Authorization: Bearer <KATO_API_TOKEN>")]
     Unauthorized,
+    /// A bounded resource is full (503 naming the setting).
+    #[error("{0}")]
+    Unavailable(String),
     /// The server is shutting down and did not finish the request (503).
     #[error("the server is shutting down")]
     ShuttingDown,
@@ -234,7 +237,9 @@ impl IntoResponse for ApiError {
                 tracing::warn!(%error, "request deadline exceeded");
                 detail(StatusCode::SERVICE_UNAVAILABLE, error.to_string())
             }
-            error @ (ApiError::ShuttingDown | ApiError::Overloaded { .. }) => {
+            error @ (ApiError::ShuttingDown
+            | ApiError::Overloaded { .. }
+            | ApiError::Unavailable(_)) => {
                 detail(StatusCode::SERVICE_UNAVAILABLE, error.to_string())
             }
             error @ ApiError::Redis(RedisError::SessionBusy { .. }) => {

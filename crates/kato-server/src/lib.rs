@@ -13,6 +13,7 @@
 
 pub mod config;
 pub mod error;
+mod events;
 mod extract;
 mod memory;
 mod middleware;
@@ -96,7 +97,8 @@ pub fn admin_router(state: AppState) -> Router {
                             header::CONTENT_TYPE,
                             "application/openmetrics-text; version=1.0.0; charset=utf-8",
                         )],
-                        app.telemetry().prometheus_text(&app.kb().index_stats()),
+                        app.telemetry()
+                            .prometheus_text(&app.kb().index_stats(), app.events().figures()),
                     )
                 },
             ),

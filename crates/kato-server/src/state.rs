@@ -11,6 +11,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::{ApiToken, Limits, ServerArgs};
 use crate::error::{ApiError, Store};
+use crate::events::Events;
 use crate::monitor::{self, Monitor};
 use crate::node::kb_id_for_node;
 use crate::telemetry::Telemetry;
@@ -50,6 +51,8 @@ struct Inner {
     telemetry: Arc<Telemetry>,
     /// The reference's JSON monitoring store, sampled by a task that ends with the state.
     monitor: Arc<Monitor>,
+    /// The WebSocket event clients, fed by a relay task that ends with the state.
+    events: Arc<Events>,
     started: Instant,
     started_at: SystemTime,
 }
@@ -95,7 +98,8 @@ impl AppState {
         monitor.prime_cpu();
         monitor.sample_host();
         spawn_host_sampler(Arc::downgrade(&monitor));
-        Ok(Self {
+        let events = Arc::new(Events::new(args.max_ws_connections));
+        let state = Self {
             inner: Arc::new(Inner {
                 kb,
                 sessions,
@@ -111,10 +115,27 @@ impl AppState {
                 in_flight: Arc::new(Semaphore::new(limits.max_in_flight as usize)),
                 telemetry,
                 monitor,
+                events,
                 started: Instant::now(),
                 started_at: SystemTime::now(),
             }),
-        })
+        };
+        crate::events::spawn_relay(&state, args.redis_url.clone());
+        Ok(state)
+    }
+
+    /// A handle that does not keep the state alive (for background tasks).
+    pub(crate) fn clone_weak(&self) -> WeakAppState {
+        WeakAppState(Arc::downgrade(&self.inner))
+    }
+
+    /// The WebSocket event clients.
+    pub(crate) fn events(&self) -> &Events {
+        &self.inner.events
+    }
+
+    pub(crate) fn events_arc(&self) -> &Arc<Events> {
+        &self.inner.events
     }
 
     /// The JSON monitoring store.
@@ -221,4 +242,15 @@ fn spawn_host_sampler(monitor: std::sync::Weak<Monitor>) {
             let _ = tokio::task::spawn_blocking(move || monitor.sample_host()).await;
         }
     });
+}
+
+/// An [`AppState`] that background tasks hold without keeping it alive.
+#[derive(Debug, Clone)]
+pub(crate) struct WeakAppState(std::sync::Weak<Inner>);
+
+impl WeakAppState {
+    /// The state, while something else still holds it.
+    pub(crate) fn upgrade(&self) -> Option<AppState> {
+        self.0.upgrade().map(|inner| AppState { inner })
+    }
 }

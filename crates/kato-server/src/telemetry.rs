@@ -147,10 +147,10 @@ impl Telemetry {
 
     /// The Prometheus text exposition, with the resident indexes' figures (kept by kato-kb,
     /// so written here rather than registered).
-    pub(crate) fn prometheus_text(&self, index: &IndexStats) -> String {
+    pub(crate) fn prometheus_text(&self, index: &IndexStats, events: (usize, u64)) -> String {
         let mut text = String::new();
         encode(&mut text, &self.registry).expect("writing to a String cannot fail");
-        let families: [(&str, &str, &str, u64); 8] = [
+        let families: [(&str, &str, &str, u64); 10] = [
             (
                 "index_bytes",
                 "gauge",
@@ -198,6 +198,18 @@ impl Telemetry {
                 "counter",
                 "Resident index rebuilds after a clear, rehydrate, lost Redis data or a feed gap",
                 index.rebuilds,
+            ),
+            (
+                "ws_connections",
+                "gauge",
+                "WebSocket event clients connected",
+                events.0 as u64,
+            ),
+            (
+                "ws_events_dropped",
+                "counter",
+                "Events WebSocket clients missed because their queue was full",
+                events.1,
             ),
         ];
         let mut extra = String::new();

@@ -95,6 +95,8 @@ pub(crate) fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
                 }
             }),
         )
+        .route("/ws/events", get(crate::events::events_socket))
+        .route("/ws", get(crate::events::events_socket))
         .route("/docs", get(system::docs))
         .route("/docs/swagger-ui-bundle.js", get(system::swagger_ui_bundle))
         .route("/docs/swagger-ui.css", get(system::swagger_ui_css));
@@ -106,22 +108,30 @@ pub(crate) fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 fn add_document_routes(document: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem};
     use utoipa::openapi::response::ResponseBuilder;
-    for (path, summary) in [
-        ("/openapi.json", "This OpenAPI document"),
-        ("/docs", "Interactive docs over /openapi.json"),
+    const EVENTS: &str = "WebSocket of session events: a state.snapshot, then session.created \
+        and session.destroyed (explicit_delete or expired) of every instance; the text ping is \
+        answered by pong. With KATO_API_TOKEN set, the bearer header or a token query \
+        parameter; more than KATO_MAX_WS_CONNECTIONS clients: 503";
+    for (path, summary, status) in [
+        ("/openapi.json", "This OpenAPI document", "200"),
+        ("/docs", "Interactive docs over /openapi.json", "200"),
         (
             "/docs/swagger-ui-bundle.js",
             "The docs page's script (Swagger UI)",
+            "200",
         ),
         (
             "/docs/swagger-ui.css",
             "The docs page's style sheet (Swagger UI)",
+            "200",
         ),
+        ("/ws/events", EVENTS, "101"),
+        ("/ws", "The same WebSocket as /ws/events", "101"),
     ] {
         let operation = OperationBuilder::new()
             .summary(Some(summary))
             .tag("system")
-            .response("200", ResponseBuilder::new().description(summary).build())
+            .response(status, ResponseBuilder::new().description(summary).build())
             .build();
         document
             .paths

@@ -85,6 +85,13 @@ pub(crate) async fn create_session(
     app.sessions()
         .create(&session.session_id, &session.to_json(), ttl_seconds)
         .await?;
+    crate::events::session_created(
+        &app,
+        &session.session_id,
+        &session.node_id,
+        session.created_at,
+    )
+    .await;
     tracing::info!(session_id = %session.session_id, node_id = %session.node_id, "session created");
     Ok(Json(session.response(&settings.defaults, ttl_seconds)))
 }
@@ -146,6 +153,7 @@ pub(crate) async fn delete_session(
     if !app.sessions().delete(&id).await? {
         return Err(ApiError::NotFound(format!("Session {id} not found")));
     }
+    crate::events::session_destroyed(&app, &id, "explicit_delete").await;
     Ok(Json(json!({ "status": "deleted", "session_id": id })))
 }
 

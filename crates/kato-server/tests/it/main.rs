@@ -24,6 +24,7 @@
 mod auth;
 mod bad_input;
 mod bulk;
+mod events;
 mod fuzz;
 mod golden;
 mod instances;

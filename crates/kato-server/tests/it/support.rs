@@ -137,6 +137,11 @@ impl TestServer {
     }
 
     /// The full URL of `path` (which starts with `/`).
+    /// The `ws://` URL of `path`.
+    pub(crate) fn ws_url(&self, path: &str) -> String {
+        format!("ws{}{path}", self.base.trim_start_matches("http"))
+    }
+
     pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
