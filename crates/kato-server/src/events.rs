@@ -41,6 +41,19 @@ pub(crate) struct Events {
     connections: AtomicUsize,
     max_connections: usize,
     dropped: AtomicU64,
+    /// Session events this instance published, and received from the channel.
+    published: AtomicU64,
+    relayed: AtomicU64,
+    /// Session states this instance wrote to Redis (every instance reads them).
+    session_writes: AtomicU64,
+}
+
+/// What this instance did to keep sessions shared (`/distributed-stm/stats`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SharingFigures {
+    pub(crate) published: u64,
+    pub(crate) relayed: u64,
+    pub(crate) session_writes: u64,
 }
 
 impl Events {
@@ -50,6 +63,22 @@ impl Events {
             connections: AtomicUsize::new(0),
             max_connections,
             dropped: AtomicU64::new(0),
+            published: AtomicU64::new(0),
+            relayed: AtomicU64::new(0),
+            session_writes: AtomicU64::new(0),
+        }
+    }
+
+    /// A session state was written.
+    pub(crate) fn count_session_write(&self) {
+        self.session_writes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn sharing(&self) -> SharingFigures {
+        SharingFigures {
+            published: self.published.load(Ordering::Relaxed),
+            relayed: self.relayed.load(Ordering::Relaxed),
+            session_writes: self.session_writes.load(Ordering::Relaxed),
         }
     }
 
@@ -80,6 +109,7 @@ fn frame(event_type: &str, timestamp: String, data: Value) -> String {
 /// Publishes an event to the clients of every instance.
 pub(crate) async fn publish(app: &AppState, event_type: &str, data: Value) {
     let frame = frame(event_type, iso_utc_offset(SystemTime::now()), data);
+    app.events().published.fetch_add(1, Ordering::Relaxed);
     if let Err(error) = app.sessions().publish_event(&frame).await {
         tracing::warn!(%error, event_type, "publishing an event failed; only this instance's clients get it");
         app.events().deliver(frame.into());
@@ -158,6 +188,7 @@ async fn relay(events: Weak<Events>, sessions: SessionStore, redis_url: String) 
                 message = subscription.next() => {
                     let Some(message) = message else { break };
                     let Some(events) = events.upgrade() else { return };
+                    events.relayed.fetch_add(1, Ordering::Relaxed);
                     events.deliver(message.into());
                 }
                 _ = check.tick() => {

@@ -181,7 +181,10 @@ impl LockedSession {
             .save(self.lock, &json, self.state.ttl_seconds)
             .await?;
         match outcome {
-            SaveOutcome::Saved => Ok(self.state),
+            SaveOutcome::Saved => {
+                app.events().count_session_write();
+                Ok(self.state)
+            }
             SaveOutcome::Gone => Err(ApiError::SessionNotFound(self.state.session_id)),
             SaveOutcome::LockLost => Err(ApiError::LeaseLost(format!(
                 "session {} lost its lock before this request could save it: the session was not \

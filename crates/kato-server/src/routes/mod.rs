@@ -74,6 +74,7 @@ pub(crate) fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(monitoring::connection_pools))
         .routes(routes!(monitoring::cache_stats))
         .routes(routes!(monitoring::cache_invalidate))
+        .routes(routes!(monitoring::distributed_stm_stats))
         .split_for_parts();
     document.info.version = env!("CARGO_PKG_VERSION").to_owned();
     add_document_routes(&mut document);

@@ -218,8 +218,12 @@ async fn generated_requests_get_documented_answers_and_nodes_stay_apart() {
                         encode(&generator.string()),
                         encode(&generator.string())
                     ),
-                    5 => "/metrics".to_owned(),
-                    6 => "/concurrency".to_owned(),
+                    5 => ["/metrics", "/cache/stats", "/distributed-stm/stats"]
+                        [generator.below(3) as usize]
+                        .to_owned(),
+                    6 => ["/concurrency", "/connection-pools", "/percept-data"]
+                        [generator.below(3) as usize]
+                        .to_owned(),
                     _ => format!(
                         "/symbols/{}/affinity?node_id={node}",
                         encode(&generator.string())

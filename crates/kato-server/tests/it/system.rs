@@ -350,6 +350,7 @@ async fn openapi_lists_every_route_with_its_method() {
         ("/connection-pools", "get"),
         ("/cache/stats", "get"),
         ("/cache/invalidate", "post"),
+        ("/distributed-stm/stats", "get"),
         ("/percept-data", "get"),
         ("/cognition-data", "get"),
         ("/openapi.json", "get"),
@@ -691,6 +692,44 @@ async fn cache_stats_and_invalidate_cover_the_resident_indexes() {
     predict().await;
     let all = server.post("/cache/invalidate").await;
     assert_eq!(all.expect(200)["patterns_invalidated"], 1);
+    server.clear_all(&session).await;
+    server.stop().await;
+}
+
+/// `/distributed-stm/stats`: always active (sessions live in Redis for every instance), with
+/// this instance's figures; the monitoring timestamps are Python's `isoformat` of UTC.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn distributed_stm_stats_reports_the_shared_sessions() {
+    let Some(server) = TestServer::start("distributed_stm_stats_reports_the_shared_sessions").await
+    else {
+        return;
+    };
+    let session = server.create_session(&crate::support::node("dstm")).await;
+    server.observe(&session, &["a"]).await;
+    let reply = server.get("/distributed-stm/stats").await;
+    let body = reply.expect(200);
+    assert_eq!(
+        keys(body),
+        [
+            "status",
+            "distributed_stm_enabled",
+            "performance_stats",
+            "processor_info",
+            "expected_improvements",
+            "reason",
+            "error",
+            "timestamp",
+        ]
+    );
+    assert_eq!(body["status"], "active");
+    assert_eq!(body["distributed_stm_enabled"], true);
+    let stats = &body["performance_stats"];
+    assert!(stats["events_published"].as_u64().unwrap() >= 1, "{body}");
+    assert!(stats["sync_operations"].as_u64().unwrap() >= 1, "{body}");
+    assert!(
+        body["timestamp"].as_str().unwrap().ends_with("+00:00"),
+        "{body}"
+    );
     server.clear_all(&session).await;
     server.stop().await;
 }
