@@ -8,8 +8,9 @@ use std::time::{Duration, SystemTime};
 
 use axum::Json;
 use axum::extract::{Path, State};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::extract::ValidQuery;
@@ -228,7 +229,7 @@ pub(crate) async fn stats(
         ("minutes" = Option<i64>, Query, description = "The window in minutes (default 10)"),
     ),
     responses(
-        (status = 200, description = "`{metric_name, time_range_minutes, timestamp, statistics: {count, min, max, avg}, data_points}`"),
+        (status = 200, description = "The series and its statistics", body = MetricSeries),
         (status = 404, description = "`{detail}`: no data for the metric in the window"),
         (status = 422, description = "`minutes` is not an integer"),
     ))]
@@ -236,7 +237,7 @@ pub(crate) async fn metric(
     State(app): State<AppState>,
     Path(metric_name): Path<String>,
     ValidQuery(query): ValidQuery<Minutes>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<MetricSeries>, ApiError> {
     let minutes = query.get();
     let points = app.monitor().series(&metric_name, minutes as f64 * 60.0);
     let values: Vec<f64> = points
@@ -251,13 +252,38 @@ pub(crate) async fn metric(
     let min = values.iter().copied().fold(f64::INFINITY, f64::min);
     let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let avg = values.iter().sum::<f64>() / values.len() as f64;
-    Ok(Json(json!({
-        "metric_name": metric_name,
-        "time_range_minutes": minutes,
-        "timestamp": epoch_seconds(SystemTime::now()),
-        "statistics": {"count": values.len(), "min": min, "max": max, "avg": avg},
-        "data_points": points,
-    })))
+    Ok(Json(MetricSeries {
+        metric_name,
+        time_range_minutes: minutes,
+        timestamp: epoch_seconds(SystemTime::now()),
+        statistics: SeriesStatistics {
+            count: values.len(),
+            min,
+            max,
+            avg,
+        },
+        data_points: points,
+    }))
+}
+
+/// `GET /metrics/{metric_name}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct MetricSeries {
+    metric_name: String,
+    time_range_minutes: i64,
+    timestamp: f64,
+    statistics: SeriesStatistics,
+    /// `{timestamp, value, labels}` each, oldest first.
+    #[schema(value_type = Vec<Object>)]
+    data_points: Vec<Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SeriesStatistics {
+    count: usize,
+    min: f64,
+    max: f64,
+    avg: f64,
 }
 
 /// `floor(n / limit * 100)`, the reference's percentage.
@@ -273,8 +299,8 @@ fn percent(n: usize, limit: usize) -> u64 {
 /// 4.1). The limit is `KATO_MAX_IN_FLIGHT` (session changes running at once); one process
 /// serves, with the listener's backlog of 1,024.
 #[utoipa::path(get, path = "/concurrency", tag = "system",
-    responses((status = 200, description = "`{status, current, peak, limits, configuration, recommendations, timestamp}`")))]
-pub(crate) async fn concurrency(State(app): State<AppState>) -> Json<Value> {
+    responses((status = 200, description = "Requests in flight against the limit", body = Concurrency)))]
+pub(crate) async fn concurrency(State(app): State<AppState>) -> Json<Concurrency> {
     let (current, peak) = app.monitor().concurrency();
     let limit = app.settings().limits.max_in_flight as usize;
     let warning = limit * 8 / 10;
@@ -287,65 +313,105 @@ pub(crate) async fn concurrency(State(app): State<AppState>) -> Json<Value> {
         "healthy"
     };
     let mut recommendations = Vec::new();
+    let mut recommend = |level, message| recommendations.push(Recommendation { level, message });
     if peak as f64 >= 0.95 * limit as f64 {
-        recommendations.push(json!({
-            "level": "critical",
-            "message": format!(
+        recommend(
+            "critical",
+            format!(
                 "Peak concurrency ({peak}) exceeded 95% of the limit; raise KATO_MAX_IN_FLIGHT \
                  (now {limit}) or run more instances"
             ),
-        }));
+        );
     } else if peak as f64 >= 0.8 * limit as f64 {
-        recommendations.push(json!({
-            "level": "warning",
-            "message": format!(
+        recommend(
+            "warning",
+            format!(
                 "Peak concurrency ({peak}) exceeded 80% of the limit; consider more instances \
                  or a higher KATO_MAX_IN_FLIGHT (now {limit})"
             ),
-        }));
+        );
     }
     if current as f64 >= 0.9 * limit as f64 {
-        recommendations.push(json!({
-            "level": "urgent",
-            "message": format!(
+        recommend(
+            "urgent",
+            format!(
                 "Current load is {current} requests ({}%); requests may be refused",
                 percent(current, limit)
             ),
-        }));
+        );
     }
     if recommendations.is_empty() {
-        recommendations.push(json!({
-            "level": "info",
-            "message": format!(
+        recommendations.push(Recommendation {
+            level: "info",
+            message: format!(
                 "Concurrency is healthy. Peak {peak}/{limit} ({}%).",
                 percent(peak, limit)
             ),
-        }));
+        });
     }
-    Json(json!({
-        "status": status,
-        "current": {
-            "concurrent_requests": current,
-            "utilization_percent": percent(current, limit),
+    let load = |requests| Load {
+        concurrent_requests: requests,
+        utilization_percent: percent(requests, limit),
+    };
+    Json(Concurrency {
+        status,
+        current: load(current),
+        peak: load(peak),
+        limits: ConcurrencyLimits {
+            per_worker: limit,
+            warning_threshold: warning,
+            critical_threshold: critical,
+            total_capacity: limit,
         },
-        "peak": {
-            "concurrent_requests": peak,
-            "utilization_percent": percent(peak, limit),
+        configuration: ConcurrencyConfiguration {
+            workers: 1,
+            backlog: 1024,
+            max_requests: "unlimited",
         },
-        "limits": {
-            "per_worker": limit,
-            "warning_threshold": warning,
-            "critical_threshold": critical,
-            "total_capacity": limit,
-        },
-        "configuration": {
-            "workers": 1,
-            "backlog": 1024,
-            "max_requests": "unlimited",
-        },
-        "recommendations": recommendations,
-        "timestamp": iso_utc_offset(SystemTime::now()),
-    }))
+        recommendations,
+        timestamp: iso_utc_offset(SystemTime::now()),
+    })
+}
+
+/// `GET /concurrency`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Concurrency {
+    /// `healthy`, `warning` (at 80% of the limit) or `critical` (at 95%).
+    status: &'static str,
+    current: Load,
+    peak: Load,
+    limits: ConcurrencyLimits,
+    configuration: ConcurrencyConfiguration,
+    recommendations: Vec<Recommendation>,
+    timestamp: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Load {
+    concurrent_requests: usize,
+    utilization_percent: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ConcurrencyLimits {
+    per_worker: usize,
+    warning_threshold: usize,
+    critical_threshold: usize,
+    total_capacity: usize,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ConcurrencyConfiguration {
+    workers: u32,
+    backlog: u32,
+    max_requests: &'static str,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Recommendation {
+    /// `critical`, `warning`, `urgent` or `info`.
+    level: &'static str,
+    message: String,
 }
 
 /// The stores this instance talks to, pinged now (spec section 4.5, where the reference reports
@@ -498,13 +564,13 @@ pub(crate) struct InvalidateQuery {
 #[utoipa::path(post, path = "/cache/invalidate", tag = "system",
     params(("session_id" = Option<String>, Query, description = "Drop only the index of this session's kb")),
     responses(
-        (status = 200, description = "`{status, patterns_invalidated, symbols_invalidated, session_id, reason, timestamp}`"),
+        (status = 200, description = "What was dropped", body = CacheInvalidated),
         (status = 503, description = "Redis is unavailable"),
     ))]
 pub(crate) async fn cache_invalidate(
     State(app): State<AppState>,
     ValidQuery(query): ValidQuery<InvalidateQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CacheInvalidated>, ApiError> {
     let (patterns, symbols) = match &query.session_id {
         None => app.kb().unload_indexes(None),
         Some(id) => match crate::session::read_session(&app, id).await {
@@ -513,14 +579,26 @@ pub(crate) async fn cache_invalidate(
             Err(other) => return Err(other),
         },
     };
-    Ok(Json(json!({
-        "status": "success",
-        "patterns_invalidated": patterns,
-        "symbols_invalidated": symbols,
-        "session_id": query.session_id,
-        "reason": null,
-        "timestamp": iso_utc_offset(SystemTime::now()),
-    })))
+    Ok(Json(CacheInvalidated {
+        status: "success",
+        patterns_invalidated: patterns,
+        symbols_invalidated: symbols,
+        session_id: query.session_id,
+        reason: None,
+        timestamp: iso_utc_offset(SystemTime::now()),
+    }))
+}
+
+/// `POST /cache/invalidate`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CacheInvalidated {
+    status: &'static str,
+    patterns_invalidated: u64,
+    symbols_invalidated: u64,
+    session_id: Option<String>,
+    /// Why nothing could be invalidated; `null` here, where the cache always exists.
+    reason: Option<String>,
+    timestamp: String,
 }
 
 /// The reference's "distributed STM" (spec section 4.4): here every session, its STM

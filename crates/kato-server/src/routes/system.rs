@@ -7,7 +7,9 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
+use serde::Serialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -37,8 +39,8 @@ pub(crate) async fn root(State(app): State<AppState>) -> Json<Value> {
 /// and `issues` names the store when one does not answer, or not within a quarter of the
 /// deadline.
 #[utoipa::path(get, path = "/health", tag = "system",
-    responses((status = 200, description = "`{status, processor_status, service_name, uptime_seconds, issues, metrics_collected, last_collection, active_sessions, timestamp}`")))]
-pub(crate) async fn health(State(app): State<AppState>) -> Json<Value> {
+    responses((status = 200, description = "The stores' reachability", body = Health)))]
+pub(crate) async fn health(State(app): State<AppState>) -> Json<Health> {
     // Both pings run at once and the session count after them: a quarter of the deadline
     // each, so the answer comes well within it.
     let patience = app.settings().limits.request_timeout / 4;
@@ -61,17 +63,37 @@ pub(crate) async fn health(State(app): State<AppState>) -> Json<Value> {
     } else {
         "unhealthy"
     };
-    Json(json!({
-        "status": status,
-        "processor_status": status,
-        "service_name": app.settings().service_name,
-        "uptime_seconds": app.uptime_seconds(),
-        "issues": issues,
-        "metrics_collected": app.telemetry().totals().requests,
-        "last_collection": epoch_seconds(app.started_at()),
-        "active_sessions": active_sessions,
-        "timestamp": iso_utc(SystemTime::now()),
-    }))
+    Json(Health {
+        status,
+        processor_status: status,
+        service_name: app.settings().service_name.clone(),
+        uptime_seconds: app.uptime_seconds(),
+        issues,
+        metrics_collected: app.telemetry().totals().requests,
+        last_collection: epoch_seconds(app.started_at()),
+        active_sessions,
+        timestamp: iso_utc(SystemTime::now()),
+    })
+}
+
+/// `GET /health`, in the reference's field order.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Health {
+    /// `healthy`, or `unhealthy` when a store does not answer.
+    status: &'static str,
+    /// The same as `status`.
+    processor_status: &'static str,
+    service_name: String,
+    uptime_seconds: f64,
+    /// One entry per store that does not answer.
+    issues: Vec<String>,
+    /// Requests this instance answered.
+    metrics_collected: u64,
+    /// When this instance started (epoch seconds).
+    last_collection: f64,
+    /// Live sessions; `null` when a store does not answer.
+    active_sessions: Option<u64>,
+    timestamp: String,
 }
 
 /// Sessions and configuration of this instance. Nodes need no per-process processors here

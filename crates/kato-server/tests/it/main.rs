@@ -30,6 +30,7 @@ mod golden;
 mod instances;
 mod memory;
 mod node;
+mod openapi;
 mod outage;
 mod resident;
 mod sessions;
