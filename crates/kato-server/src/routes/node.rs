@@ -4,7 +4,9 @@
 use axum::Json;
 use axum::extract::State;
 use kato_core::PatternName;
+use serde::Serialize;
 use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::extract::{NodeKb, ValidPath};
@@ -107,36 +109,63 @@ const DEPRECATED: &str = "This endpoint is deprecated. Use /sessions/{session_id
 /// percept, the kb id and a deprecation warning.
 #[utoipa::path(get, path = "/percept-data", tag = "node",
     params(("node_id" = Option<String>, Query, description = "The node; else `x-test-id`, `x-node-id`, `default_node`")),
-    responses((status = 200, description = "`{percept_data: {}, node_id, warning}`")))]
+    responses((status = 200, description = "An empty percept", body = NodePercept)))]
 #[deprecated = "use /sessions/{session_id}/percept-data"]
-pub(crate) async fn node_percept_data(NodeKb { kb }: NodeKb) -> Json<Value> {
-    Json(json!({
-        "percept_data": {},
-        "node_id": kb.as_str(),
-        "warning": DEPRECATED,
-    }))
+pub(crate) async fn node_percept_data(NodeKb { kb }: NodeKb) -> Json<NodePercept> {
+    Json(NodePercept {
+        percept_data: Map::new(),
+        node_id: kb.to_string(),
+        warning: DEPRECATED.to_owned(),
+    })
+}
+
+/// `GET /percept-data`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct NodePercept {
+    /// Always empty.
+    #[schema(value_type = Object)]
+    percept_data: Map<String, Value>,
+    /// The kb id.
+    node_id: String,
+    warning: String,
 }
 
 /// Deprecated: a node has no cognition of its own (sessions do). As the reference: empty
 /// cognition data, the kb id and a deprecation warning.
 #[utoipa::path(get, path = "/cognition-data", tag = "node",
     params(("node_id" = Option<String>, Query, description = "The node; else `x-test-id`, `x-node-id`, `default_node`")),
-    responses((status = 200, description = "`{cognition_data: {predictions, emotives, symbols, command, metadata, path, strings, vectors, short_term_memory}, node_id, warning}`")))]
+    responses((status = 200, description = "Empty cognition data", body = NodeCognition)))]
 #[deprecated = "use /sessions/{session_id}/cognition-data"]
-pub(crate) async fn node_cognition_data(NodeKb { kb }: NodeKb) -> Json<Value> {
-    Json(json!({
-        "cognition_data": {
-            "predictions": [],
-            "emotives": {},
-            "symbols": [],
-            "command": "",
-            "metadata": {},
-            "path": [],
-            "strings": [],
-            "vectors": [],
-            "short_term_memory": [],
-        },
-        "node_id": kb.as_str(),
-        "warning": DEPRECATED.replace("percept-data", "cognition-data"),
-    }))
+pub(crate) async fn node_cognition_data(NodeKb { kb }: NodeKb) -> Json<NodeCognition> {
+    Json(NodeCognition {
+        cognition_data: EmptyCognition::default(),
+        node_id: kb.to_string(),
+        warning: DEPRECATED.replace("percept-data", "cognition-data"),
+    })
+}
+
+/// `GET /cognition-data`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct NodeCognition {
+    cognition_data: EmptyCognition,
+    /// The kb id.
+    node_id: String,
+    warning: String,
+}
+
+/// The reference's cognition data of a node: every list and map empty.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub(crate) struct EmptyCognition {
+    #[schema(value_type = Vec<Object>)]
+    predictions: Vec<Value>,
+    #[schema(value_type = Object)]
+    emotives: Map<String, Value>,
+    symbols: Vec<String>,
+    command: String,
+    #[schema(value_type = Object)]
+    metadata: Map<String, Value>,
+    path: Vec<String>,
+    strings: Vec<String>,
+    vectors: Vec<Vec<f64>>,
+    short_term_memory: Vec<Vec<String>>,
 }

@@ -121,6 +121,8 @@ async fn typed_responses_validate_against_the_document() {
             "/metrics/kato_requests_total",
         ),
         ("/cache/invalidate", "post", "/cache/invalidate"),
+        ("/percept-data", "get", "/percept-data?node_id=n1"),
+        ("/cognition-data", "get", "/cognition-data"),
     ];
     for (path, method, request) in calls {
         let reply = match method {
