@@ -61,12 +61,55 @@ impl Minutes {
 }
 
 /// The numbers `/metrics` and `/stats` share.
-struct Summary {
-    sessions: Value,
-    performance: Value,
-    resources: Value,
-    databases: Value,
-    active_sessions: u64,
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Summary {
+    sessions: SessionFigures,
+    performance: PerformanceFigures,
+    resources: ResourceFigures,
+    databases: Databases,
+}
+
+/// Sessions of every instance (created and deleted ever, live now) and this instance's
+/// requests.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SessionFigures {
+    total_created: f64,
+    total_deleted: f64,
+    active: u64,
+    operations_total: f64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PerformanceFigures {
+    total_requests: f64,
+    /// Answers with a 5xx status.
+    total_errors: f64,
+    error_rate: f64,
+    /// Mean seconds per request over the last minute.
+    average_response_time: f64,
+}
+
+/// The host's figures at the last sample, in percent (0 before the first).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ResourceFigures {
+    cpu_percent: f64,
+    memory_percent: f64,
+    disk_percent: f64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Databases {
+    clickhouse: DatabaseFigures,
+    /// Never used: kato keeps vectors in ClickHouse.
+    qdrant: DatabaseFigures,
+    redis: DatabaseFigures,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DatabaseFigures {
+    operations: f64,
+    errors: f64,
+    avg_response_time: f64,
 }
 
 async fn summary(app: &AppState) -> Result<Summary, ApiError> {
@@ -77,77 +120,117 @@ async fn summary(app: &AppState) -> Result<Summary, ApiError> {
     let requests = monitor.current(REQUESTS_TOTAL).unwrap_or(0.0);
     let errors = monitor.current(ERRORS_TOTAL).unwrap_or(0.0);
     let resource = |name| monitor.current(name).unwrap_or(0.0);
-    let database =
-        |errors: u64| json!({"operations": 0.0, "errors": errors as f64, "avg_response_time": 0.0});
+    let database = |errors: u64| DatabaseFigures {
+        operations: 0.0,
+        errors: errors as f64,
+        avg_response_time: 0.0,
+    };
     Ok(Summary {
-        sessions: json!({
-            "total_created": created as f64,
-            "total_deleted": deleted as f64,
-            "active": active_sessions,
-            "operations_total": totals.requests as f64,
-        }),
-        performance: json!({
-            "total_requests": requests,
-            "total_errors": errors,
-            "error_rate": if requests > 0.0 { errors / requests } else { 0.0 },
-            "average_response_time": monitor.average(REQUEST_DURATION, MINUTE),
-        }),
-        resources: json!({
-            "cpu_percent": resource(CPU_PERCENT),
-            "memory_percent": resource(MEMORY_PERCENT),
-            "disk_percent": resource(DISK_PERCENT),
-        }),
-        databases: json!({
-            "clickhouse": database(totals.clickhouse_errors),
-            "qdrant": database(0),
-            "redis": database(totals.redis_errors),
-        }),
-        active_sessions,
+        sessions: SessionFigures {
+            total_created: created as f64,
+            total_deleted: deleted as f64,
+            active: active_sessions,
+            operations_total: totals.requests as f64,
+        },
+        performance: PerformanceFigures {
+            total_requests: requests,
+            total_errors: errors,
+            error_rate: if requests > 0.0 {
+                errors / requests
+            } else {
+                0.0
+            },
+            average_response_time: monitor.average(REQUEST_DURATION, MINUTE),
+        },
+        resources: ResourceFigures {
+            cpu_percent: resource(CPU_PERCENT),
+            memory_percent: resource(MEMORY_PERCENT),
+            disk_percent: resource(DISK_PERCENT),
+        },
+        databases: Databases {
+            clickhouse: database(totals.clickhouse_errors),
+            qdrant: database(0),
+            redis: database(totals.redis_errors),
+        },
     })
 }
 
 /// This instance as the reference's processor manager: every instance serves every node, so
 /// it holds no node processors.
-fn processor_manager(app: &AppState) -> Value {
-    json!({
-        "total_processors": 0,
-        "max_processors": 0,
-        "eviction_ttl_seconds": app.settings().session_ttl,
-        "processors": [],
-    })
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ProcessorManager {
+    total_processors: u64,
+    max_processors: u64,
+    eviction_ttl_seconds: u64,
+    /// Always empty.
+    #[schema(value_type = Vec<Object>)]
+    processors: Vec<Value>,
+}
+
+fn processor_manager(app: &AppState) -> ProcessorManager {
+    ProcessorManager {
+        total_processors: 0,
+        max_processors: 0,
+        eviction_ttl_seconds: app.settings().session_ttl,
+        processors: Vec::new(),
+    }
+}
+
+/// `GET /metrics`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Metrics {
+    timestamp: f64,
+    sessions: SessionFigures,
+    performance: PerformanceFigures,
+    resources: ResourceFigures,
+    databases: Databases,
+    rates: Rates,
+    processor_manager: ProcessorManager,
+    uptime_seconds: f64,
+    active_sessions: u64,
+    /// `null`: the figures were gathered.
+    error: Option<String>,
+}
+
+/// Over the last minute.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Rates {
+    requests_per_second: f64,
+    requests_per_minute: f64,
+    errors_per_minute: f64,
 }
 
 /// The reference's JSON metrics of this instance (Prometheus text is on the admin listener).
 #[utoipa::path(get, path = "/metrics", tag = "system",
     responses(
-        (status = 200, description = "`{timestamp, sessions, performance, resources, databases, rates, processor_manager, uptime_seconds, active_sessions, error}`: the session counts are shared by every instance, the rest is this instance's"),
+        (status = 200, description = "The session counts are shared by every instance, the rest is this instance's", body = Metrics),
         (status = 503, description = "Redis is unavailable"),
     ))]
-pub(crate) async fn metrics(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn metrics(State(app): State<AppState>) -> Result<Json<Metrics>, ApiError> {
     let summary = summary(&app).await?;
     let monitor = app.monitor();
     let per_second = monitor.rate(REQUESTS_TOTAL, MINUTE);
-    Ok(Json(json!({
-        "timestamp": epoch_seconds(SystemTime::now()),
-        "sessions": summary.sessions,
-        "performance": summary.performance,
-        "resources": summary.resources,
-        "databases": summary.databases,
-        "rates": {
-            "requests_per_second": per_second,
-            "requests_per_minute": per_second * 60.0,
-            "errors_per_minute": monitor.rate(ERRORS_TOTAL, MINUTE) * 60.0,
+    Ok(Json(Metrics {
+        timestamp: epoch_seconds(SystemTime::now()),
+        active_sessions: summary.sessions.active,
+        sessions: summary.sessions,
+        performance: summary.performance,
+        resources: summary.resources,
+        databases: summary.databases,
+        rates: Rates {
+            requests_per_second: per_second,
+            requests_per_minute: per_second * 60.0,
+            errors_per_minute: monitor.rate(ERRORS_TOTAL, MINUTE) * 60.0,
         },
-        "processor_manager": processor_manager(&app),
-        "uptime_seconds": app.uptime_seconds(),
-        "active_sessions": summary.active_sessions,
-        "error": null,
-    })))
+        processor_manager: processor_manager(&app),
+        uptime_seconds: app.uptime_seconds(),
+        error: None,
+    }))
 }
 
 /// The health rule of `/stats`' `current_status` (spec section 0.1): high CPU degrades, high
 /// memory makes unhealthy, a high error rate degrades.
-fn current_status(monitor: &Monitor) -> Value {
+fn current_status(monitor: &Monitor) -> CurrentStatus {
     let cpu = monitor.current(CPU_PERCENT);
     let memory = monitor.current(MEMORY_PERCENT);
     let errors_per_minute = monitor.rate(ERRORS_TOTAL, MINUTE) * 60.0;
@@ -167,16 +250,50 @@ fn current_status(monitor: &Monitor) -> Value {
             status = "degraded";
         }
     }
-    json!({
-        "status": status,
-        "issues": issues,
-        "metrics": {
-            "cpu_percent": cpu,
-            "memory_percent": memory,
-            "error_rate_per_min": errors_per_minute,
+    CurrentStatus {
+        status,
+        issues,
+        metrics: StatusMetrics {
+            cpu_percent: cpu,
+            memory_percent: memory,
+            error_rate_per_min: errors_per_minute,
         },
-        "timestamp": iso_utc_offset(SystemTime::now()),
-    })
+        timestamp: iso_utc_offset(SystemTime::now()),
+    }
+}
+
+/// The health rule's verdict.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CurrentStatus {
+    /// `healthy`, `degraded` or `unhealthy`.
+    status: &'static str,
+    issues: Vec<&'static str>,
+    metrics: StatusMetrics,
+    timestamp: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct StatusMetrics {
+    /// `null` before the first CPU sample.
+    cpu_percent: Option<f64>,
+    /// `null` before the first memory sample.
+    memory_percent: Option<f64>,
+    error_rate_per_min: f64,
+}
+
+/// `GET /stats`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Stats {
+    time_range_minutes: i64,
+    timestamp: f64,
+    processor_manager: ProcessorManager,
+    current_status: CurrentStatus,
+    /// The reference's 20 series by name, each `[{timestamp, value, labels}]`, oldest first.
+    #[schema(value_type = Object)]
+    time_series: serde_json::Map<String, Value>,
+    summary: Summary,
+    /// `null`: the figures were gathered.
+    error: Option<String>,
 }
 
 /// The time series of the last `minutes` (spec section 2), with the health status and the
@@ -184,19 +301,19 @@ fn current_status(monitor: &Monitor) -> Value {
 #[utoipa::path(get, path = "/stats", tag = "system",
     params(("minutes" = Option<i64>, Query, description = "The window in minutes (default 10; 0 or less: empty series)")),
     responses(
-        (status = 200, description = "`{time_range_minutes, timestamp, processor_manager, current_status, time_series, summary, error}`; `time_series` holds the reference's 20 series, each `[{timestamp, value, labels}]`"),
+        (status = 200, description = "The series, the health status and the summary", body = Stats),
         (status = 422, description = "`minutes` is not an integer"),
         (status = 503, description = "Redis is unavailable"),
     ))]
 pub(crate) async fn stats(
     State(app): State<AppState>,
     ValidQuery(query): ValidQuery<Minutes>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Stats>, ApiError> {
     let minutes = query.get();
     let summary = summary(&app).await?;
     let monitor = app.monitor();
     let window = minutes as f64 * 60.0;
-    let time_series: serde_json::Map<String, Value> = TIME_SERIES
+    let time_series = TIME_SERIES
         .iter()
         .map(|name| {
             (
@@ -205,20 +322,15 @@ pub(crate) async fn stats(
             )
         })
         .collect();
-    Ok(Json(json!({
-        "time_range_minutes": minutes,
-        "timestamp": epoch_seconds(SystemTime::now()),
-        "processor_manager": processor_manager(&app),
-        "current_status": current_status(monitor),
-        "time_series": time_series,
-        "summary": {
-            "sessions": summary.sessions,
-            "performance": summary.performance,
-            "resources": summary.resources,
-            "databases": summary.databases,
-        },
-        "error": null,
-    })))
+    Ok(Json(Stats {
+        time_range_minutes: minutes,
+        timestamp: epoch_seconds(SystemTime::now()),
+        processor_manager: processor_manager(&app),
+        current_status: current_status(monitor),
+        time_series,
+        summary,
+        error: None,
+    }))
 }
 
 /// One series of the last `minutes` with its count, minimum, maximum and mean (spec section
