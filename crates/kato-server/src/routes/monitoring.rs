@@ -608,42 +608,93 @@ fn two_decimals(value: f64) -> f64 {
 
 /// The cache figures: this instance's resident indexes, which cache the kbs' patterns for
 /// predictions, and the memory Redis uses.
-async fn cache_figures(app: &AppState) -> Result<Value, ApiError> {
+async fn cache_figures(app: &AppState) -> Result<CacheFigures, ApiError> {
     let index = app.kb().index_stats();
     let used_memory = app.kb().redis().used_memory_bytes().await?;
     let uptime = app.uptime_seconds();
     let lookups = index.hits + index.loads;
-    Ok(json!({
-        "hit_rate_percent": if lookups == 0 {
+    Ok(CacheFigures {
+        hit_rate_percent: if lookups == 0 {
             0.0
         } else {
             two_decimals(index.hits as f64 * 100.0 / lookups as f64)
         },
-        "cache_hits": index.hits,
-        "cache_misses": index.loads,
-        "patterns_in_cache": index.patterns,
-        "symbols_in_cache": index.symbols,
-        "patterns_cached_total": index.patterns_indexed,
-        "symbols_cached_total": index.symbols_indexed,
-        "redis_memory_used_mb": two_decimals(used_memory as f64 / 1_048_576.0),
-        "uptime_seconds": two_decimals(uptime),
-        "requests_per_second": if uptime > 0.0 {
+        cache_hits: index.hits,
+        cache_misses: index.loads,
+        patterns_in_cache: index.patterns,
+        symbols_in_cache: index.symbols,
+        patterns_cached_total: index.patterns_indexed,
+        symbols_cached_total: index.symbols_indexed,
+        redis_memory_used_mb: two_decimals(used_memory as f64 / 1_048_576.0),
+        uptime_seconds: two_decimals(uptime),
+        requests_per_second: if uptime > 0.0 {
             two_decimals(lookups as f64 / uptime)
         } else {
             0.0
         },
-    }))
+    })
+}
+
+/// The resident indexes as the reference's pattern cache.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub(crate) struct CacheFigures {
+    hit_rate_percent: f64,
+    /// Searches that found their kb's index resident.
+    cache_hits: u64,
+    /// Searches that loaded it.
+    cache_misses: u64,
+    patterns_in_cache: u64,
+    symbols_in_cache: u64,
+    /// Patterns put into an index since start.
+    patterns_cached_total: u64,
+    /// Symbols new to an index since start.
+    symbols_cached_total: u64,
+    redis_memory_used_mb: f64,
+    uptime_seconds: f64,
+    requests_per_second: f64,
+}
+
+/// The figures, or why they could not be gathered.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub(crate) enum CachePerformance {
+    Figures(CacheFigures),
+    Failed { error: String },
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CacheHealth {
+    /// `healthy`, or `unhealthy` when Redis does not answer.
+    status: &'static str,
+    redis_connected: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cache_stats: Option<CacheFigures>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+/// `GET /cache/stats`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CacheStats {
+    cache_performance: CachePerformance,
+    cache_health: CacheHealth,
+    timestamp: String,
 }
 
 /// The pattern cache (spec section 4.2), which here is this instance's resident indexes: a
 /// hit is a prediction that found its kb's index resident, a miss one that loaded it.
 #[utoipa::path(get, path = "/cache/stats", tag = "system",
-    responses((status = 200, description = "`{cache_performance: {hit_rate_percent, cache_hits, cache_misses, patterns_in_cache, symbols_in_cache, patterns_cached_total, symbols_cached_total, redis_memory_used_mb, uptime_seconds, requests_per_second}, cache_health: {status, redis_connected, cache_stats}, timestamp}`")))]
-pub(crate) async fn cache_stats(State(app): State<AppState>) -> Json<Value> {
+    responses((status = 200, description = "The resident indexes as the pattern cache", body = CacheStats)))]
+pub(crate) async fn cache_stats(State(app): State<AppState>) -> Json<CacheStats> {
     let (performance, health) = match (cache_figures(&app).await, app.kb().redis().ping().await) {
         (Ok(figures), Ok(())) => (
-            figures.clone(),
-            json!({"status": "healthy", "redis_connected": true, "cache_stats": figures}),
+            CachePerformance::Figures(figures.clone()),
+            CacheHealth {
+                status: "healthy",
+                redis_connected: true,
+                cache_stats: Some(figures),
+                error: None,
+            },
         ),
         (figures, ping) => {
             let error = ping
@@ -652,16 +703,26 @@ pub(crate) async fn cache_stats(State(app): State<AppState>) -> Json<Value> {
                 .or_else(|| figures.as_ref().err().map(ToString::to_string))
                 .unwrap_or_default();
             (
-                figures.unwrap_or_else(|_| json!({ "error": error })),
-                json!({"status": "unhealthy", "redis_connected": false, "error": error}),
+                match figures {
+                    Ok(figures) => CachePerformance::Figures(figures),
+                    Err(_) => CachePerformance::Failed {
+                        error: error.clone(),
+                    },
+                },
+                CacheHealth {
+                    status: "unhealthy",
+                    redis_connected: false,
+                    cache_stats: None,
+                    error: Some(error),
+                },
             )
         }
     };
-    Json(json!({
-        "cache_performance": performance,
-        "cache_health": health,
-        "timestamp": iso_utc_offset(SystemTime::now()),
-    }))
+    Json(CacheStats {
+        cache_performance: performance,
+        cache_health: health,
+        timestamp: iso_utc_offset(SystemTime::now()),
+    })
 }
 
 /// The `session_id` query parameter of `/cache/invalidate`.

@@ -123,6 +123,7 @@ async fn typed_responses_validate_against_the_document() {
         ("/cache/invalidate", "post", "/cache/invalidate"),
         ("/percept-data", "get", "/percept-data?node_id=n1"),
         ("/metrics", "get", "/metrics"),
+        ("/cache/stats", "get", "/cache/stats"),
         ("/stats", "get", "/stats?minutes=5"),
         ("/cognition-data", "get", "/cognition-data"),
     ];
