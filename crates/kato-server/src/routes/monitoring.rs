@@ -530,48 +530,46 @@ pub(crate) struct Recommendation {
 /// what it recorded at its last lazy check). kato keeps vectors in ClickHouse, so Qdrant is
 /// never used: its entry says so.
 #[utoipa::path(get, path = "/connection-pools", tag = "system",
-    responses((status = 200, description = "`{status, health: {redis, qdrant, clickhouse}, pool_statistics, connection_optimization, performance_improvements, error, timestamp}`; `status` is `healthy` when Redis and ClickHouse answer")))]
-pub(crate) async fn connection_pools(State(app): State<AppState>) -> Json<Value> {
+    responses((status = 200, description = "The stores' health, pinged now", body = ConnectionPools)))]
+pub(crate) async fn connection_pools(State(app): State<AppState>) -> Json<ConnectionPools> {
     let [(_, clickhouse, clickhouse_ms), (_, redis, redis_ms)] =
         app.store_checks(Duration::from_secs(1)).await;
-    let (clickhouse, redis) = ((clickhouse, clickhouse_ms), (redis, redis_ms));
     let totals = app.telemetry().totals();
     let now = epoch_seconds(SystemTime::now());
-    let health = |(issue, millis): &(Option<String>, f64), errors: u64| {
-        json!({
-            "healthy": issue.is_none(),
-            "last_check": now,
-            "error_count": errors,
-            "last_error": issue,
-            "response_time_ms": millis,
-        })
+    let health = |issue: &Option<String>, millis: f64, errors: u64| StoreHealth {
+        healthy: issue.is_none(),
+        last_check: now,
+        error_count: errors,
+        last_error: issue.clone(),
+        response_time_ms: Some(millis),
     };
-    let connected = |(issue, _): &(Option<String>, f64)| {
-        if issue.is_none() {
+    let pool = |kind: &'static str, issue: &Option<String>| PoolStatus {
+        kind,
+        status: if issue.is_none() {
             "connected"
         } else {
             "disconnected"
-        }
+        },
     };
-    let healthy = clickhouse.0.is_none() && redis.0.is_none();
-    Json(json!({
-        "status": if healthy { "healthy" } else { "degraded" },
-        "health": {
-            "redis": health(&redis, totals.redis_errors),
-            "qdrant": {
-                "healthy": false,
-                "last_check": now,
-                "error_count": 0,
-                "last_error": "not used: kato keeps vectors in ClickHouse",
-                "response_time_ms": null,
+    let healthy = clickhouse.is_none() && redis.is_none();
+    Json(ConnectionPools {
+        status: if healthy { "healthy" } else { "degraded" },
+        health: PoolHealth {
+            redis: health(&redis, redis_ms, totals.redis_errors),
+            qdrant: StoreHealth {
+                healthy: false,
+                last_check: now,
+                error_count: 0,
+                last_error: Some("not used: kato keeps vectors in ClickHouse".to_owned()),
+                response_time_ms: None,
             },
-            "clickhouse": health(&clickhouse, totals.clickhouse_errors),
+            clickhouse: health(&clickhouse, clickhouse_ms, totals.clickhouse_errors),
         },
-        "pool_statistics": {
-            "redis": {"type": "redis", "status": connected(&redis)},
-            "clickhouse": {"type": "clickhouse", "status": connected(&clickhouse)},
+        pool_statistics: PoolStatistics {
+            redis: pool("redis", &redis),
+            clickhouse: pool("clickhouse", &clickhouse),
         },
-        "connection_optimization": {
+        connection_optimization: json!({
             "clickhouse": {
                 "pool_size_optimized": true,
                 "connection_reuse": true,
@@ -590,15 +588,65 @@ pub(crate) async fn connection_pools(State(app): State<AppState>) -> Json<Value>
                 "health_monitoring": true,
                 "features": ["prefer_grpc", "timeout_handling"],
             },
-        },
-        "performance_improvements": {
+        }),
+        performance_improvements: json!({
             "expected_connection_overhead_reduction": "60-80%",
             "expected_concurrent_performance_improvement": "40-60%",
             "expected_memory_efficiency_improvement": "30-50%",
-        },
-        "error": null,
-        "timestamp": iso_utc_offset(SystemTime::now()),
-    }))
+        }),
+        error: None,
+        timestamp: iso_utc_offset(SystemTime::now()),
+    })
+}
+
+/// `GET /connection-pools`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ConnectionPools {
+    /// `healthy` when Redis and ClickHouse answer, else `degraded`.
+    status: &'static str,
+    health: PoolHealth,
+    pool_statistics: PoolStatistics,
+    /// The reference's constant block.
+    #[schema(value_type = Object)]
+    connection_optimization: Value,
+    /// The reference's constant block.
+    #[schema(value_type = Object)]
+    performance_improvements: Value,
+    error: Option<String>,
+    timestamp: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PoolHealth {
+    redis: StoreHealth,
+    qdrant: StoreHealth,
+    clickhouse: StoreHealth,
+}
+
+/// A store's ping, made by this request.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct StoreHealth {
+    healthy: bool,
+    last_check: f64,
+    /// Requests this instance answered 503 because of the store.
+    error_count: u64,
+    last_error: Option<String>,
+    /// `null` for a store kato does not use.
+    response_time_ms: Option<f64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PoolStatistics {
+    redis: PoolStatus,
+    clickhouse: PoolStatus,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PoolStatus {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    /// `connected` or `disconnected`.
+    status: &'static str,
 }
 
 /// Two decimals, as the reference rounds the cache figures.

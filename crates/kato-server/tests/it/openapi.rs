@@ -124,6 +124,7 @@ async fn typed_responses_validate_against_the_document() {
         ("/percept-data", "get", "/percept-data?node_id=n1"),
         ("/metrics", "get", "/metrics"),
         ("/cache/stats", "get", "/cache/stats"),
+        ("/connection-pools", "get", "/connection-pools"),
         ("/distributed-stm/stats", "get", "/distributed-stm/stats"),
         ("/stats", "get", "/stats?minutes=5"),
         ("/cognition-data", "get", "/cognition-data"),
