@@ -217,11 +217,7 @@ pub(crate) async fn events_socket(
     upgrade: WebSocketUpgrade,
 ) -> Response {
     if let Some(token) = &app.settings().api_token {
-        let bearer = headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "));
-        let offered = bearer.or(query.token.as_deref());
+        let offered = crate::middleware::bearer(&headers).or(query.token.as_deref());
         if !offered.is_some_and(|offered| token.matches(offered)) {
             return ApiError::Unauthorized.into_response();
         }

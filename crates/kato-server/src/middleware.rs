@@ -153,11 +153,7 @@ pub(crate) async fn require_token(
     if matches!(request.uri().path(), "/health" | "/ws" | "/ws/events") {
         return next.run(request).await;
     }
-    let offered = request
-        .headers()
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "));
+    let offered = bearer(request.headers());
     if offered.is_some_and(|offered| token.matches(offered)) {
         next.run(request).await
     } else {
@@ -222,4 +218,12 @@ pub(crate) async fn session_guard(
         response.headers_mut().insert(SESSION_ID.clone(), value);
     }
     response
+}
+
+/// The token of an `Authorization: Bearer <token>` header.
+pub(crate) fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
 }
