@@ -111,6 +111,7 @@ pub struct Learned {
 
 /// A stored pattern in the shape of the reference's `GET /pattern/{id}`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StoredPattern {
     /// `PTRN|<hex>`.
     pub name: String,

@@ -28,6 +28,7 @@ const MINHASH_PERMUTATIONS: u32 = DEFAULT_PERMUTATIONS as u32;
 /// Reading ignores unknown keys, so state written by a newer version stays readable;
 /// [`SessionConfig::updated`] ignores a client's unknown keys too, as the reference does.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionConfig {
     /// Auto-learn threshold in events (0 = off).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -16,20 +16,80 @@ use axum::response::{IntoResponse, Response};
 use kato_kb::{ErrorKind, KbError};
 use kato_redis::RedisError;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
+use utoipa::ToSchema;
 
 /// One problem of a request, in the shape of FastAPI's 422 items.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct ValidationIssue {
     /// A short machine name (`missing`, `string_type`, `json_invalid`, ...).
     #[serde(rename = "type")]
     pub kind: String,
     /// Where: `["body", "strings", 0]`, `["query", "ttl_seconds"]`, ...
+    #[schema(value_type = Vec<Value>)]
     pub loc: Vec<Value>,
     /// What is wrong, for a person.
     pub msg: String,
     /// The offending input where known.
+    #[schema(value_type = Value)]
     pub input: Value,
+}
+
+/// `{"detail": "..."}`: a route's refusal, a store failure, a limit.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Detail {
+    detail: String,
+}
+
+/// 422: what is wrong with the request, field by field.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ValidationFailed {
+    detail: Vec<ValidationIssue>,
+}
+
+/// 404 of the session middleware: no such session, or it expired.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SessionNotFoundBody {
+    error: SessionNotFoundError,
+}
+
+/// The `error` of [`SessionNotFoundBody`].
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SessionNotFoundError {
+    /// `SESSION_NOT_FOUND`.
+    code: &'static str,
+    message: String,
+    session_id: String,
+}
+
+/// 400: configuration values that are wrong, per key.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct InvalidConfigBody {
+    detail: InvalidConfigDetail,
+}
+
+/// The `detail` of [`InvalidConfigBody`].
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct InvalidConfigDetail {
+    /// `Configuration validation failed`.
+    error: &'static str,
+    /// Key -> what is wrong with its value.
+    validation_errors: BTreeMap<String, String>,
+}
+
+/// 400 of observe-sequence: which observation was refused, and why.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct InvalidObservationBody {
+    detail: InvalidObservationDetail,
+}
+
+/// The `detail` of [`InvalidObservationBody`].
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct InvalidObservationDetail {
+    /// `InvalidObservation`.
+    error: &'static str,
+    message: String,
+    observation_index: usize,
 }
 
 /// Which store failed, as the `detail` of a 503 names it.
@@ -186,8 +246,8 @@ fn kb_store(error: &KbError) -> Store {
     }
 }
 
-fn detail(status: StatusCode, detail: impl Serialize) -> Response {
-    (status, Json(json!({ "detail": detail }))).into_response()
+fn detail(status: StatusCode, detail: String) -> Response {
+    (status, Json(Detail { detail })).into_response()
 }
 
 impl IntoResponse for ApiError {
@@ -201,28 +261,47 @@ impl IntoResponse for ApiError {
         match self {
             ApiError::SessionNotFound(id) => (
                 StatusCode::NOT_FOUND,
-                Json(json!({"error": {
-                    "code": "SESSION_NOT_FOUND",
-                    "message": format!("Session {id} not found or expired"),
-                    "session_id": id,
-                }})),
+                Json(SessionNotFoundBody {
+                    error: SessionNotFoundError {
+                        code: "SESSION_NOT_FOUND",
+                        message: format!("Session {id} not found or expired"),
+                        session_id: id,
+                    },
+                }),
             )
                 .into_response(),
             ApiError::NotFound(message) => detail(StatusCode::NOT_FOUND, message),
             ApiError::BadRequest(message) => detail(StatusCode::BAD_REQUEST, message),
-            ApiError::InvalidConfig(errors) => detail(
+            ApiError::InvalidConfig(validation_errors) => (
                 StatusCode::BAD_REQUEST,
-                json!({"error": "Configuration validation failed", "validation_errors": errors}),
-            ),
-            ApiError::Validation(issues) => detail(StatusCode::UNPROCESSABLE_ENTITY, issues),
+                Json(InvalidConfigBody {
+                    detail: InvalidConfigDetail {
+                        error: "Configuration validation failed",
+                        validation_errors,
+                    },
+                }),
+            )
+                .into_response(),
+            ApiError::Validation(detail) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(ValidationFailed { detail }),
+            )
+                .into_response(),
             error @ ApiError::PayloadTooLarge { .. } => {
                 detail(StatusCode::PAYLOAD_TOO_LARGE, error.to_string())
             }
             ApiError::LeaseLost(message) => detail(StatusCode::CONFLICT, message),
-            ApiError::InvalidObservation { index, message } => detail(
+            ApiError::InvalidObservation { index, message } => (
                 StatusCode::BAD_REQUEST,
-                json!({"error": "InvalidObservation", "message": message, "observation_index": index}),
-            ),
+                Json(InvalidObservationBody {
+                    detail: InvalidObservationDetail {
+                        error: "InvalidObservation",
+                        message,
+                        observation_index: index,
+                    },
+                }),
+            )
+                .into_response(),
             error @ ApiError::Unauthorized => {
                 let mut response = detail(StatusCode::UNAUTHORIZED, error.to_string());
                 response.headers_mut().insert(

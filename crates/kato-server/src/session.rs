@@ -10,6 +10,7 @@ use kato_redis::{SaveOutcome, SessionLock};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tokio::sync::OwnedSemaphorePermit;
+use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::memory::PredictionSource;
@@ -129,18 +130,35 @@ impl SessionState {
     }
 
     /// The reference's `SessionResponse`, with the session expiring `ttl_seconds` from now.
-    pub(crate) fn response(&self, defaults: &SessionConfig, ttl_seconds: u64) -> Value {
+    pub(crate) fn response(&self, defaults: &SessionConfig, ttl_seconds: u64) -> SessionResponse {
         let expires = SystemTime::now() + Duration::from_secs(ttl_seconds);
-        serde_json::json!({
-            "session_id": self.session_id,
-            "node_id": self.node_id,
-            "created_at": iso_utc(self.created_at),
-            "expires_at": iso_utc(expires),
-            "ttl_seconds": ttl_seconds,
-            "metadata": self.metadata,
-            "session_config": self.effective_config(defaults),
-        })
+        SessionResponse {
+            session_id: self.session_id.clone(),
+            node_id: self.node_id.clone(),
+            created_at: iso_utc(self.created_at),
+            expires_at: iso_utc(expires),
+            ttl_seconds,
+            metadata: self.metadata.clone(),
+            session_config: self.effective_config(defaults),
+        }
     }
+}
+
+/// The reference's `SessionResponse` (create and get).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SessionResponse {
+    session_id: String,
+    node_id: String,
+    /// ISO 8601, UTC.
+    created_at: String,
+    /// ISO 8601, UTC: now plus the TTL.
+    expires_at: String,
+    ttl_seconds: u64,
+    /// The client's metadata from creation.
+    #[schema(value_type = Object)]
+    metadata: Map<String, Value>,
+    /// The effective configuration: the session's keys over the server's defaults.
+    session_config: SessionConfig,
 }
 
 /// A session held under its write lock: read fresh after locking, written back by

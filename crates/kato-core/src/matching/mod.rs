@@ -53,6 +53,7 @@ pub struct MatchConfig {
 
 /// A state symbol matched fuzzily to a different pattern symbol.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Anomaly {
     /// The state's spelling.
     pub observed: String,

@@ -214,6 +214,7 @@ pub struct PredictConfig {
 
 /// One group of predictions sharing a future (spec 4 step F).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FuturePotential {
     /// The shared future events.
     pub future: Vec<Vec<String>>,
@@ -227,6 +228,7 @@ pub struct FuturePotential {
 
 /// A multi-symbol prediction, fields in the reference's order (spec 6).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FullPrediction {
     /// Always `"prototypical"`.
     #[serde(rename = "type")]
@@ -304,6 +306,7 @@ pub struct FullPrediction {
 
 /// A single-symbol-path prediction (spec 3.6): flat lists, its own field set.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SingleSymbolPrediction {
     /// Bare 40-hex name.
     pub name: String,
@@ -354,6 +357,7 @@ pub struct SingleSymbolPrediction {
 /// A prediction of either path; serialises as the bare object.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Prediction {
     /// The multi-symbol path.
     Full(FullPrediction),

@@ -3,7 +3,7 @@
 mod memory;
 mod monitoring;
 mod node;
-mod sessions;
+pub(crate) mod sessions;
 mod system;
 
 use std::sync::Arc;
@@ -78,6 +78,7 @@ pub(crate) fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .split_for_parts();
     document.info.version = env!("CARGO_PKG_VERSION").to_owned();
     add_document_routes(&mut document);
+    add_common_responses(&mut document);
     let text: Arc<str> = document
         .to_json()
         .expect("the OpenAPI document serializes")
@@ -105,38 +106,106 @@ pub(crate) fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 }
 
 /// `/openapi.json` and `/docs` (with its assets) serve the document itself, so they are
-/// described by hand.
+/// described by hand; the WebSocket routes answer 101 and then speak frames, not a body.
 fn add_document_routes(document: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem};
     use utoipa::openapi::response::ResponseBuilder;
+    use utoipa::openapi::{ContentBuilder, ObjectBuilder, Type};
     const EVENTS: &str = "WebSocket of session events: a state.snapshot, then session.created \
         and session.destroyed (explicit_delete or expired) of every instance; the text ping is \
         answered by pong. With KATO_API_TOKEN set, the bearer header or a token query \
         parameter; more than KATO_MAX_WS_CONNECTIONS clients: 503";
-    for (path, summary, status) in [
-        ("/openapi.json", "This OpenAPI document", "200"),
-        ("/docs", "Interactive docs over /openapi.json", "200"),
+    for (path, summary, status, body) in [
+        (
+            "/openapi.json",
+            "This OpenAPI document",
+            "200",
+            Some(("application/json", Type::Object)),
+        ),
+        (
+            "/docs",
+            "Interactive docs over /openapi.json",
+            "200",
+            Some(("text/html", Type::String)),
+        ),
         (
             "/docs/swagger-ui-bundle.js",
             "The docs page's script (Swagger UI)",
             "200",
+            Some(("text/javascript", Type::String)),
         ),
         (
             "/docs/swagger-ui.css",
             "The docs page's style sheet (Swagger UI)",
             "200",
+            Some(("text/css", Type::String)),
         ),
-        ("/ws/events", EVENTS, "101"),
-        ("/ws", "The same WebSocket as /ws/events", "101"),
+        ("/ws/events", EVENTS, "101", None),
+        ("/ws", "The same WebSocket as /ws/events", "101", None),
     ] {
+        let mut response = ResponseBuilder::new().description(summary);
+        if let Some((media_type, kind)) = body {
+            let schema = ObjectBuilder::new().schema_type(kind).build();
+            response = response.content(
+                media_type,
+                ContentBuilder::new().schema(Some(schema)).build(),
+            );
+        }
         let operation = OperationBuilder::new()
             .summary(Some(summary))
             .tag("system")
-            .response(status, ResponseBuilder::new().description(summary).build())
+            .response(status, response.build())
             .build();
         document
             .paths
             .paths
             .insert(path.to_owned(), PathItem::new(HttpMethod::Get, operation));
+    }
+}
+
+/// The answers any route may give from the layers around it, added to each operation that
+/// does not describe them itself: 401 without the token (`KATO_API_TOKEN`; `/health` is
+/// exempt), 413 for a body over `KATO_MAX_BODY_BYTES` (routes that take one), 503 for a store
+/// failure, a request past its deadline, a full limit or a shutdown.
+fn add_common_responses(document: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::response::ResponseBuilder;
+    use utoipa::openapi::{ContentBuilder, Ref};
+    let detail = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Detail")))
+                    .build(),
+            )
+            .build()
+    };
+    for (path, item) in &mut document.paths.paths {
+        for operation in [&mut item.get, &mut item.post, &mut item.delete]
+            .into_iter()
+            .flatten()
+        {
+            let responses = &mut operation.responses.responses;
+            let mut add = |status: &str, description: &str| {
+                responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| detail(description).into());
+            };
+            if path != "/health" {
+                add(
+                    "401",
+                    "KATO_API_TOKEN is set and the request does not carry it",
+                );
+            }
+            if operation.request_body.is_some() {
+                add("413", "The body is larger than KATO_MAX_BODY_BYTES");
+            }
+            add(
+                "503",
+                "A store is unavailable, the request passed KATO_REQUEST_TIMEOUT_MS, a limit \
+                 is full, or the server is shutting down",
+            );
+        }
     }
 }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Detail, ValidationFailed};
 use crate::extract::ValidQuery;
 use crate::monitor::{
     CPU_PERCENT, DISK_PERCENT, ERRORS_TOTAL, LOAD_AVERAGE, MEMORY_BYTES, MEMORY_PERCENT, Monitor,
@@ -204,7 +204,7 @@ pub(crate) struct Rates {
 #[utoipa::path(get, path = "/metrics", tag = "system",
     responses(
         (status = 200, description = "The session counts are shared by every instance, the rest is this instance's", body = Metrics),
-        (status = 503, description = "Redis is unavailable"),
+        (status = 503, description = "Redis is unavailable", body = Detail),
     ))]
 pub(crate) async fn metrics(State(app): State<AppState>) -> Result<Json<Metrics>, ApiError> {
     let summary = summary(&app).await?;
@@ -302,8 +302,8 @@ pub(crate) struct Stats {
     params(("minutes" = Option<i64>, Query, description = "The window in minutes (default 10; 0 or less: empty series)")),
     responses(
         (status = 200, description = "The series, the health status and the summary", body = Stats),
-        (status = 422, description = "`minutes` is not an integer"),
-        (status = 503, description = "Redis is unavailable"),
+        (status = 422, description = "`minutes` is not an integer", body = ValidationFailed),
+        (status = 503, description = "Redis is unavailable", body = Detail),
     ))]
 pub(crate) async fn stats(
     State(app): State<AppState>,
@@ -342,8 +342,8 @@ pub(crate) async fn stats(
     ),
     responses(
         (status = 200, description = "The series and its statistics", body = MetricSeries),
-        (status = 404, description = "`{detail}`: no data for the metric in the window"),
-        (status = 422, description = "`minutes` is not an integer"),
+        (status = 404, description = "No data for the metric in the window", body = Detail),
+        (status = 422, description = "`minutes` is not an integer", body = ValidationFailed),
     ))]
 pub(crate) async fn metric(
     State(app): State<AppState>,
@@ -786,7 +786,7 @@ pub(crate) struct InvalidateQuery {
     params(("session_id" = Option<String>, Query, description = "Drop only the index of this session's kb")),
     responses(
         (status = 200, description = "What was dropped", body = CacheInvalidated),
-        (status = 503, description = "Redis is unavailable"),
+        (status = 503, description = "Redis is unavailable", body = Detail),
     ))]
 pub(crate) async fn cache_invalidate(
     State(app): State<AppState>,

@@ -1,14 +1,17 @@
 //! Node-scoped reads (spec `api-and-storage.md` section 1.4). `node_id` in the responses is
 //! the kb id, as in the reference.
 
+use std::collections::BTreeMap;
+
 use axum::Json;
 use axum::extract::State;
 use kato_core::PatternName;
+use kato_kb::StoredPattern;
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Detail, ValidationFailed};
 use crate::extract::{NodeKb, ValidPath};
 use crate::state::AppState;
 
@@ -20,66 +23,136 @@ use crate::state::AppState;
         ("node_id" = Option<String>, Query, description = "The node; else `x-test-id`, `x-node-id`, `default_node`"),
     ),
     responses(
-        (status = 200, description = "`{pattern: {status, pattern | message}, node_id}`"),
-        (status = 422, description = "A node id that maps to no valid kb id"),
-        (status = 503, description = "A store is unavailable"),
+        (status = 200, description = "The pattern, or `status: error` when the kb has none of that name", body = PatternResponse),
+        (status = 422, description = "A node id over the byte limit, or one that maps to no kb id", body = ValidationFailed),
+        (status = 503, description = "A store is unavailable", body = Detail),
     ))]
 pub(crate) async fn get_pattern(
     State(app): State<AppState>,
     ValidPath(pattern_id): ValidPath<String>,
     NodeKb { kb }: NodeKb,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PatternResponse>, ApiError> {
     let found = match pattern_id.parse::<PatternName>() {
         Ok(name) => app.kb().get_pattern(&kb, &name).await?,
         // A malformed id names no pattern.
         Err(_) => None,
     };
     let pattern = match found {
-        Some(pattern) => json!({ "status": "okay", "pattern": pattern }),
-        None => json!({ "status": "error", "message": format!("Pattern {pattern_id} not found") }),
+        Some(pattern) => PatternLookup::Found {
+            status: "okay",
+            pattern,
+        },
+        None => PatternLookup::Missing {
+            status: "error",
+            message: format!("Pattern {pattern_id} not found"),
+        },
     };
-    Ok(Json(json!({ "pattern": pattern, "node_id": kb.as_str() })))
+    Ok(Json(PatternResponse {
+        pattern,
+        node_id: kb.to_string(),
+    }))
+}
+
+/// `GET /pattern/{pattern_id}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PatternResponse {
+    pattern: PatternLookup,
+    /// The kb id.
+    node_id: String,
+}
+
+/// A pattern found (`status: okay`), or not (`status: error` with a message).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub(crate) enum PatternLookup {
+    /// The kb has the pattern.
+    Found {
+        status: &'static str,
+        pattern: StoredPattern,
+    },
+    /// It has none of that name (or the id is malformed).
+    Missing {
+        status: &'static str,
+        message: String,
+    },
 }
 
 /// Every symbol's frequency and the number of patterns containing it.
 #[utoipa::path(get, path = "/symbols/stats", tag = "node",
     params(("node_id" = Option<String>, Query, description = "The node; else `x-test-id`, `x-node-id`, `default_node`")),
-    responses((status = 200, description = "`{symbols: {symbol: {name, frequency, pattern_member_frequency}}, node_id}`"),
-              (status = 503, description = "A store is unavailable")))]
+    responses(
+        (status = 200, description = "Per symbol: its frequency and the patterns containing it", body = SymbolStatsResponse),
+        (status = 422, description = "A node id over the byte limit, or one that maps to no kb id", body = ValidationFailed),
+        (status = 503, description = "A store is unavailable", body = Detail),
+    ))]
 pub(crate) async fn symbol_stats(
     State(app): State<AppState>,
     NodeKb { kb }: NodeKb,
-) -> Result<Json<Value>, ApiError> {
-    let symbols: Map<String, Value> = app
+) -> Result<Json<SymbolStatsResponse>, ApiError> {
+    let symbols = app
         .kb()
         .symbol_stats(&kb)
         .await?
         .into_iter()
         .map(|(symbol, stats)| {
-            let entry = json!({
-                "name": symbol,
-                "frequency": stats.frequency,
-                "pattern_member_frequency": stats.pattern_member_count,
-            });
+            let entry = SymbolEntry {
+                name: symbol.clone(),
+                frequency: stats.frequency,
+                pattern_member_frequency: stats.pattern_member_count,
+            };
             (symbol, entry)
         })
         .collect();
-    Ok(Json(json!({ "symbols": symbols, "node_id": kb.as_str() })))
+    Ok(Json(SymbolStatsResponse {
+        symbols,
+        node_id: kb.to_string(),
+    }))
+}
+
+/// `GET /symbols/stats`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SymbolStatsResponse {
+    /// Symbol -> its figures.
+    symbols: BTreeMap<String, SymbolEntry>,
+    /// The kb id.
+    node_id: String,
+}
+
+/// One symbol of [`SymbolStatsResponse`].
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SymbolEntry {
+    name: String,
+    /// Occurrences summed over every learn.
+    frequency: u64,
+    /// Distinct patterns containing the symbol.
+    pattern_member_frequency: u64,
 }
 
 /// Every symbol's emotive affinity (running sums).
 #[utoipa::path(get, path = "/symbols/affinity", tag = "node",
     params(("node_id" = Option<String>, Query, description = "The node; else `x-test-id`, `x-node-id`, `default_node`")),
-    responses((status = 200, description = "`{affinities: {symbol: {emotive: float}}, node_id}`"),
-              (status = 503, description = "A store is unavailable")))]
+    responses(
+        (status = 200, description = "Symbol -> emotive -> running sum", body = AffinitiesResponse),
+        (status = 422, description = "A node id over the byte limit, or one that maps to no kb id", body = ValidationFailed),
+        (status = 503, description = "A store is unavailable", body = Detail),
+    ))]
 pub(crate) async fn all_affinities(
     State(app): State<AppState>,
     NodeKb { kb }: NodeKb,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AffinitiesResponse>, ApiError> {
     let affinities = app.kb().all_affinities(&kb).await?;
-    Ok(Json(
-        json!({ "affinities": affinities, "node_id": kb.as_str() }),
-    ))
+    Ok(Json(AffinitiesResponse {
+        affinities,
+        node_id: kb.to_string(),
+    }))
+}
+
+/// `GET /symbols/affinity`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AffinitiesResponse {
+    affinities: BTreeMap<String, BTreeMap<String, f64>>,
+    /// The kb id.
+    node_id: String,
 }
 
 /// One symbol's emotive affinity (empty when it has none).
@@ -88,17 +161,31 @@ pub(crate) async fn all_affinities(
         ("symbol" = String, Path, description = "The symbol (URL-encoded)"),
         ("node_id" = Option<String>, Query, description = "The node; else `x-test-id`, `x-node-id`, `default_node`"),
     ),
-    responses((status = 200, description = "`{symbol, affinity, node_id}`"),
-              (status = 503, description = "A store is unavailable")))]
+    responses(
+        (status = 200, description = "Emotive -> running sum (empty when it has none)", body = SymbolAffinityResponse),
+        (status = 422, description = "A node id over the byte limit, or one that maps to no kb id", body = ValidationFailed),
+        (status = 503, description = "A store is unavailable", body = Detail),
+    ))]
 pub(crate) async fn symbol_affinity(
     State(app): State<AppState>,
     ValidPath(symbol): ValidPath<String>,
     NodeKb { kb }: NodeKb,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SymbolAffinityResponse>, ApiError> {
     let affinity = app.kb().symbol_affinity(&kb, &symbol).await?;
-    Ok(Json(
-        json!({ "symbol": symbol, "affinity": affinity, "node_id": kb.as_str() }),
-    ))
+    Ok(Json(SymbolAffinityResponse {
+        symbol,
+        affinity,
+        node_id: kb.to_string(),
+    }))
+}
+
+/// `GET /symbols/{symbol}/affinity`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SymbolAffinityResponse {
+    symbol: String,
+    affinity: BTreeMap<String, f64>,
+    /// The kb id.
+    node_id: String,
 }
 
 /// The text the reference's deprecated node-scoped reads answer with.

@@ -5,13 +5,15 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::Json;
 use axum::extract::State;
 use kato_kb::SessionConfig;
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Detail, InvalidConfigBody, SessionNotFoundBody, ValidationFailed};
 use crate::extract::{ValidJson, ValidPath, ValidQuery};
 use crate::node::kb_id_for_node;
 use crate::requests::{CreateSession, ExtendQuery};
-use crate::session::{LockedSession, SessionState, read_session, to_completion};
+use crate::session::{LockedSession, SessionResponse, SessionState, read_session, to_completion};
 use crate::state::AppState;
 
 /// The longest TTL a client may ask for (one year).
@@ -44,14 +46,14 @@ fn new_session_id() -> String {
 #[utoipa::path(post, path = "/sessions", tag = "sessions",
     request_body = CreateSession,
     responses(
-        (status = 200, description = "The session (SessionResponse)"),
-        (status = 400, description = "Invalid `config` values: `detail.validation_errors` per key"),
-        (status = 422, description = "Missing or mistyped field, or a node_id that maps to no valid kb id"),
+        (status = 200, description = "The session", body = SessionResponse),
+        (status = 400, description = "Invalid `config` values: `detail.validation_errors` per key (unknown keys are ignored)", body = InvalidConfigBody),
+        (status = 422, description = "Missing or mistyped field, or a node_id that maps to no valid kb id", body = ValidationFailed),
     ))]
 pub(crate) async fn create_session(
     State(app): State<AppState>,
     ValidJson(request): ValidJson<CreateSession>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SessionResponse>, ApiError> {
     let settings = app.settings();
     settings
         .limits
@@ -98,23 +100,36 @@ pub(crate) async fn create_session(
 
 /// Number of live sessions.
 #[utoipa::path(get, path = "/sessions/count", tag = "sessions",
-    responses((status = 200, description = "`{active_session_count}`")))]
-pub(crate) async fn count_sessions(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let count = app.sessions().count().await?;
-    Ok(Json(json!({ "active_session_count": count })))
+    responses(
+        (status = 200, description = "Sessions alive now", body = SessionCount),
+        (status = 503, description = "Redis is unavailable", body = Detail),
+    ))]
+pub(crate) async fn count_sessions(
+    State(app): State<AppState>,
+) -> Result<Json<SessionCount>, ApiError> {
+    let active_session_count = app.sessions().count().await?;
+    Ok(Json(SessionCount {
+        active_session_count,
+    }))
+}
+
+/// `GET /sessions/count`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SessionCount {
+    active_session_count: u64,
 }
 
 /// A session's description; slides its TTL.
 #[utoipa::path(get, path = "/sessions/{session_id}", tag = "sessions",
     params(("session_id" = String, Path, description = "The session")),
     responses(
-        (status = 200, description = "The session (SessionResponse)"),
-        (status = 404, description = "`{detail}`: no such session"),
+        (status = 200, description = "The session", body = SessionResponse),
+        (status = 404, description = "No such session", body = Detail),
     ))]
 pub(crate) async fn get_session(
     State(app): State<AppState>,
     ValidPath(id): ValidPath<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SessionResponse>, ApiError> {
     match read_session(&app, &id).await {
         Ok((session, ttl)) => Ok(Json(session.response(&app.settings().defaults, ttl))),
         Err(ApiError::SessionNotFound(id)) => Err(ApiError::NotFound(format!(
@@ -127,73 +142,120 @@ pub(crate) async fn get_session(
 /// Whether a session exists, without sliding its TTL.
 #[utoipa::path(get, path = "/sessions/{session_id}/exists", tag = "sessions",
     params(("session_id" = String, Path, description = "The session")),
-    responses((status = 200, description = "`{exists, expired, session_id}`")))]
+    responses(
+        (status = 200, description = "Whether the session is alive", body = SessionExists),
+        (status = 503, description = "Redis is unavailable", body = Detail),
+    ))]
 pub(crate) async fn session_exists(
     State(app): State<AppState>,
     ValidPath(id): ValidPath<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SessionExists>, ApiError> {
     let exists = app.sessions().exists(&id).await?;
-    // Expiry is Redis's TTL: an expired session is simply gone, so `expired` is never known.
-    Ok(Json(
-        json!({ "exists": exists, "expired": false, "session_id": id }),
-    ))
+    Ok(Json(SessionExists {
+        exists,
+        expired: false,
+        session_id: id,
+    }))
+}
+
+/// `GET /sessions/{session_id}/exists`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SessionExists {
+    exists: bool,
+    /// Always false: expiry is Redis's TTL, so an expired session is simply gone.
+    expired: bool,
+    session_id: String,
 }
 
 /// Deletes a session (its learned patterns stay).
 #[utoipa::path(delete, path = "/sessions/{session_id}", tag = "sessions",
     params(("session_id" = String, Path, description = "The session")),
     responses(
-        (status = 200, description = "`{status: \"deleted\", session_id}`"),
-        (status = 404, description = "SESSION_NOT_FOUND"),
+        (status = 200, description = "`status` is `deleted`", body = SessionStatus),
+        (status = 404, description = "SESSION_NOT_FOUND", body = SessionNotFoundBody),
     ))]
 pub(crate) async fn delete_session(
     State(app): State<AppState>,
     ValidPath(id): ValidPath<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SessionStatus>, ApiError> {
+    // The session middleware checked it exists; another request deleted it since.
     if !app.sessions().delete(&id).await? {
-        return Err(ApiError::NotFound(format!("Session {id} not found")));
+        return Err(ApiError::SessionNotFound(id));
     }
     crate::events::session_destroyed(&app, &id, "explicit_delete").await;
-    Ok(Json(json!({ "status": "deleted", "session_id": id })))
+    Ok(Json(SessionStatus {
+        status: "deleted",
+        session_id: id,
+    }))
+}
+
+/// What a change did to a session: `deleted`, `cleared`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SessionStatus {
+    pub(crate) status: &'static str,
+    pub(crate) session_id: String,
 }
 
 /// Sets the session's TTL once (later accesses slide it by its own TTL again).
 #[utoipa::path(post, path = "/sessions/{session_id}/extend", tag = "sessions",
     params(("session_id" = String, Path, description = "The session"), ExtendQuery),
     responses(
-        (status = 200, description = "`{status: \"extended\", session_id, ttl_seconds}`"),
-        (status = 404, description = "SESSION_NOT_FOUND"),
-        (status = 422, description = "`ttl_seconds` is not a positive integer"),
+        (status = 200, description = "`status` is `extended`", body = SessionExtended),
+        (status = 404, description = "SESSION_NOT_FOUND", body = SessionNotFoundBody),
+        (status = 422, description = "`ttl_seconds` is not a positive integer", body = ValidationFailed),
     ))]
 pub(crate) async fn extend_session(
     State(app): State<AppState>,
     ValidPath(id): ValidPath<String>,
     ValidQuery(query): ValidQuery<ExtendQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SessionExtended>, ApiError> {
     let requested = query.ttl_seconds.unwrap_or(DEFAULT_EXTEND_SECONDS);
     let ttl_seconds = checked_ttl(
         i64::try_from(requested).unwrap_or(i64::MAX),
         ["query", "ttl_seconds"],
     )?;
     if !app.sessions().extend(&id, ttl_seconds).await? {
-        return Err(ApiError::NotFound(format!("Session {id} not found")));
+        return Err(ApiError::SessionNotFound(id));
     }
-    Ok(Json(
-        json!({ "status": "extended", "session_id": id, "ttl_seconds": ttl_seconds }),
-    ))
+    Ok(Json(SessionExtended {
+        status: "extended",
+        session_id: id,
+        ttl_seconds,
+    }))
+}
+
+/// `POST /sessions/{session_id}/extend`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SessionExtended {
+    status: &'static str,
+    session_id: String,
+    ttl_seconds: u64,
 }
 
 /// The session's effective configuration.
 #[utoipa::path(get, path = "/sessions/{session_id}/config", tag = "sessions",
     params(("session_id" = String, Path, description = "The session")),
-    responses((status = 200, description = "`{session_id, config}`"), (status = 404, description = "SESSION_NOT_FOUND")))]
+    responses(
+        (status = 200, description = "The session's keys over the server's defaults", body = SessionConfigResponse),
+        (status = 404, description = "SESSION_NOT_FOUND", body = SessionNotFoundBody),
+    ))]
 pub(crate) async fn get_config(
     State(app): State<AppState>,
     ValidPath(id): ValidPath<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SessionConfigResponse>, ApiError> {
     let (session, _) = read_session(&app, &id).await?;
     let config = session.effective_config(&app.settings().defaults);
-    Ok(Json(json!({ "session_id": id, "config": config })))
+    Ok(Json(SessionConfigResponse {
+        session_id: id,
+        config,
+    }))
+}
+
+/// `GET /sessions/{session_id}/config`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SessionConfigResponse {
+    session_id: String,
+    config: SessionConfig,
 }
 
 /// Changes configuration keys of the session; the body is the keys, or `{"config": {...}}`.
@@ -201,16 +263,17 @@ pub(crate) async fn get_config(
     params(("session_id" = String, Path, description = "The session")),
     request_body(content = Object, description = "Configuration keys (spec 6.1), or `{\"config\": {...}}`"),
     responses(
-        (status = 200, description = "`{status: \"okay\", message, session_id}`"),
-        (status = 400, description = "`detail.validation_errors` per known key with a wrong type or out of range (unknown keys are ignored)"),
-        (status = 404, description = "SESSION_NOT_FOUND"),
-        (status = 422, description = "The body is not a JSON object"),
+        (status = 200, description = "`status` is `okay`", body = ConfigUpdated),
+        (status = 400, description = "`detail.validation_errors` per known key with a wrong type or out of range (unknown keys are ignored)", body = InvalidConfigBody),
+        (status = 404, description = "SESSION_NOT_FOUND", body = SessionNotFoundBody),
+        (status = 409, description = "Another request held the session's lock too long, or took it before this one saved: the session is as it was (patterns learned stay learned)", body = Detail),
+        (status = 422, description = "The body is not a JSON object", body = ValidationFailed),
     ))]
 pub(crate) async fn update_config(
     State(app): State<AppState>,
     ValidPath(id): ValidPath<String>,
     ValidJson(body): ValidJson<Map<String, Value>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ConfigUpdated>, ApiError> {
     to_completion(app.admit()?, async move {
         let changes = match body.get("config") {
             Some(Value::Object(inner)) => inner.clone(),
@@ -224,11 +287,19 @@ pub(crate) async fn update_config(
             .map(|config| locked.state.config = config)
             .map_err(ApiError::InvalidConfig);
         locked.finish(&app, outcome).await?;
-        Ok(Json(json!({
-            "status": "okay",
-            "message": "Configuration updated",
-            "session_id": id,
-        })))
+        Ok(Json(ConfigUpdated {
+            status: "okay",
+            message: "Configuration updated",
+            session_id: id,
+        }))
     })
     .await
+}
+
+/// `POST /sessions/{session_id}/config`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ConfigUpdated {
+    status: &'static str,
+    message: &'static str,
+    session_id: String,
 }

@@ -8,10 +8,9 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use serde::Serialize;
-use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Detail};
 use crate::state::AppState;
 use crate::time::{epoch_seconds, iso_utc};
 
@@ -20,19 +19,33 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// What the service is.
 #[utoipa::path(get, path = "/", tag = "system",
-    responses((status = 200, description = "`{service, version, description, docs, health, status, uptime_seconds, architecture, session_support}`")))]
-pub(crate) async fn root(State(app): State<AppState>) -> Json<Value> {
-    Json(json!({
-        "service": "KATO API",
-        "version": VERSION,
-        "description": "Deterministic, explainable pattern learning and prediction (kato, Rust)",
-        "docs": "/docs",
-        "health": "/health",
-        "status": "running",
-        "uptime_seconds": app.uptime_seconds(),
-        "architecture": "modular",
-        "session_support": true,
-    }))
+    responses((status = 200, description = "The service and where its docs are", body = Root)))]
+pub(crate) async fn root(State(app): State<AppState>) -> Json<Root> {
+    Json(Root {
+        service: "KATO API",
+        version: VERSION,
+        description: "Deterministic, explainable pattern learning and prediction (kato, Rust)",
+        docs: "/docs",
+        health: "/health",
+        status: "running",
+        uptime_seconds: app.uptime_seconds(),
+        architecture: "modular",
+        session_support: true,
+    })
+}
+
+/// `GET /`, in the reference's field order.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Root {
+    service: &'static str,
+    version: &'static str,
+    description: &'static str,
+    docs: &'static str,
+    health: &'static str,
+    status: &'static str,
+    uptime_seconds: f64,
+    architecture: &'static str,
+    session_support: bool,
 }
 
 /// Store reachability. Always 200 (within the request deadline); `status` is `unhealthy`
@@ -99,48 +112,96 @@ pub(crate) struct Health {
 /// Sessions and configuration of this instance. Nodes need no per-process processors here
 /// (every instance serves every node), so `processors` is empty.
 #[utoipa::path(get, path = "/status", tag = "system",
-    responses((status = 200, description = "`{status, base_processor_id, uptime_seconds, sessions, processors, resident_indexes, version}`"),
-              (status = 503, description = "Redis is unavailable")))]
-pub(crate) async fn status(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+    responses(
+        (status = 200, description = "Sessions, processors and resident indexes", body = Status),
+        (status = 503, description = "Redis is unavailable", body = Detail),
+    ))]
+pub(crate) async fn status(State(app): State<AppState>) -> Result<Json<Status>, ApiError> {
     let sessions = app.sessions().count().await?;
     let settings = app.settings();
-    Ok(Json(json!({
-        "status": "healthy",
-        "base_processor_id": settings.service_name,
-        "uptime_seconds": app.uptime_seconds(),
-        "sessions": {
-            "total_sessions": sessions,
-            "active_sessions": sessions,
-            "expired_sessions": 0,
-            "backend": "redis",
-            "redis_url": settings.redis_url_public,
+    let index = app.kb().index_stats();
+    Ok(Json(Status {
+        status: "healthy",
+        base_processor_id: settings.service_name.clone(),
+        uptime_seconds: app.uptime_seconds(),
+        sessions: StatusSessions {
+            total_sessions: sessions,
+            active_sessions: sessions,
+            expired_sessions: 0,
+            backend: "redis",
+            redis_url: settings.redis_url_public.clone(),
         },
-        "processors": {
-            "total_processors": 0,
-            "max_processors": 0,
-            "eviction_ttl_seconds": settings.session_ttl,
-            "processors": [],
+        processors: StatusProcessors {
+            total_processors: 0,
+            max_processors: 0,
+            eviction_ttl_seconds: settings.session_ttl,
+            processors: Vec::new(),
         },
-        "resident_indexes": resident_indexes(&app),
-        "version": VERSION,
-    })))
+        resident_indexes: ResidentIndexes {
+            bytes: index.bytes,
+            patterns: index.patterns,
+            resident_kbs: index.resident_kbs,
+            memory_budget_bytes: settings.index_memory_bytes,
+            loads: index.loads,
+            load_seconds: index.load_millis as f64 / 1000.0,
+            evictions: index.evictions,
+            catch_ups: index.catch_ups,
+            rebuilds: index.rebuilds,
+        },
+        version: VERSION,
+    }))
+}
+
+/// `GET /status`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Status {
+    status: &'static str,
+    /// The service name.
+    base_processor_id: String,
+    uptime_seconds: f64,
+    sessions: StatusSessions,
+    processors: StatusProcessors,
+    resident_indexes: ResidentIndexes,
+    version: &'static str,
+}
+
+/// The sessions of `/status` (every instance shares them through Redis).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct StatusSessions {
+    total_sessions: u64,
+    active_sessions: u64,
+    /// Always 0: an expired session is simply gone.
+    expired_sessions: u64,
+    backend: &'static str,
+    /// The Redis URL without its password.
+    redis_url: String,
+}
+
+/// The processors of `/status`: none, as every instance serves every node.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct StatusProcessors {
+    total_processors: u64,
+    max_processors: u64,
+    /// The default session TTL.
+    eviction_ttl_seconds: u64,
+    /// Always empty.
+    processors: Vec<String>,
 }
 
 /// What this instance's resident indexes hold and have done (an addition to the reference's
 /// `/status`).
-fn resident_indexes(app: &AppState) -> Value {
-    let index = app.kb().index_stats();
-    json!({
-        "bytes": index.bytes,
-        "patterns": index.patterns,
-        "resident_kbs": index.resident_kbs,
-        "memory_budget_bytes": app.settings().index_memory_bytes,
-        "loads": index.loads,
-        "load_seconds": index.load_millis as f64 / 1000.0,
-        "evictions": index.evictions,
-        "catch_ups": index.catch_ups,
-        "rebuilds": index.rebuilds,
-    })
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ResidentIndexes {
+    bytes: u64,
+    patterns: u64,
+    resident_kbs: u64,
+    /// `KATO_INDEX_MEMORY_BYTES`.
+    memory_budget_bytes: usize,
+    loads: u64,
+    load_seconds: f64,
+    evictions: u64,
+    catch_ups: u64,
+    rebuilds: u64,
 }
 
 /// A docs page (Swagger UI, like FastAPI's) over `/openapi.json`; its assets are served by

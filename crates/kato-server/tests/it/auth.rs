@@ -54,6 +54,17 @@ async fn a_token_guards_every_route_but_health() {
         )
         .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
+    // The 401 is the one the document gives every guarded route.
+    let document = server
+        .send(
+            server
+                .client
+                .get(server.url("/openapi.json"))
+                .header("authorization", "Bearer s3cret-token"),
+        )
+        .await;
+    let refused = server.get("/status").await;
+    crate::openapi::assert_documented(document.expect(200), "/status", "get", &refused);
     server.stop().await;
 }
 

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use kato_server::ServerArgs;
 use kato_test_support::TcpProxy;
 
+use crate::openapi;
 use crate::support::{Reply, TestServer, node, stores};
 
 /// Polls `request` until it answers `status` (the server reconnects by itself).
@@ -45,6 +46,14 @@ async fn clickhouse_down_is_503_and_the_server_recovers() {
     assert_store_unavailable(&learn, "clickhouse");
     let predictions = server.get(&format!("/sessions/{id}/predictions")).await;
     assert_store_unavailable(&predictions, "clickhouse");
+    let document = openapi::document(&server).await;
+    openapi::assert_documented(&document, "/sessions/{session_id}/learn", "post", &learn);
+    openapi::assert_documented(
+        &document,
+        "/sessions/{session_id}/predictions",
+        "get",
+        &predictions,
+    );
     let health = server.get("/health").await.expect(200).clone();
     assert_eq!(health["status"], "unhealthy");
     assert_issue_names(&health, "clickhouse");
@@ -98,6 +107,14 @@ async fn redis_down_is_503_and_the_server_recovers() {
         )
         .await;
     assert_store_unavailable(&created, "redis");
+    let document = openapi::document(&server).await;
+    openapi::assert_documented(
+        &document,
+        "/sessions/{session_id}/observe",
+        "post",
+        &observe,
+    );
+    openapi::assert_documented(&document, "/sessions", "post", &created);
 
     proxy.resume().await;
     let observe = eventually(200, async || {
