@@ -196,7 +196,10 @@ const DEPRECATED: &str = "This endpoint is deprecated. Use /sessions/{session_id
 /// percept, the kb id and a deprecation warning.
 #[utoipa::path(get, path = "/percept-data", tag = "node",
     params(("node_id" = Option<String>, Query, description = "The node; else `x-test-id`, `x-node-id`, `default_node`")),
-    responses((status = 200, description = "An empty percept", body = NodePercept)))]
+    responses(
+        (status = 200, description = "An empty percept", body = NodePercept),
+        (status = 422, description = "A node id over the byte limit, or one that maps to no kb id", body = ValidationFailed),
+    ))]
 #[deprecated = "use /sessions/{session_id}/percept-data"]
 pub(crate) async fn node_percept_data(NodeKb { kb }: NodeKb) -> Json<NodePercept> {
     Json(NodePercept {
@@ -221,7 +224,10 @@ pub(crate) struct NodePercept {
 /// cognition data, the kb id and a deprecation warning.
 #[utoipa::path(get, path = "/cognition-data", tag = "node",
     params(("node_id" = Option<String>, Query, description = "The node; else `x-test-id`, `x-node-id`, `default_node`")),
-    responses((status = 200, description = "Empty cognition data", body = NodeCognition)))]
+    responses(
+        (status = 200, description = "Empty cognition data", body = NodeCognition),
+        (status = 422, description = "A node id over the byte limit, or one that maps to no kb id", body = ValidationFailed),
+    ))]
 #[deprecated = "use /sessions/{session_id}/cognition-data"]
 pub(crate) async fn node_cognition_data(NodeKb { kb }: NodeKb) -> Json<NodeCognition> {
     Json(NodeCognition {

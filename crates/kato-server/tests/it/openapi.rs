@@ -573,6 +573,18 @@ async fn every_route_answers_as_documented() {
             format!("/cognition-data?node_id={kb}"),
             200,
         ),
+        call(
+            "/percept-data",
+            "get",
+            format!("/percept-data?node_id={long_node}"),
+            422,
+        ),
+        call(
+            "/cognition-data",
+            "get",
+            format!("/cognition-data?node_id={long_node}"),
+            422,
+        ),
         // Last: these end the session and the kb.
         call(
             "/sessions/{session_id}",
