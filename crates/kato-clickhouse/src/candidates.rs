@@ -15,7 +15,7 @@ use crate::{ClickHouseError, ClickHouseStore};
 /// Most names bound into one query of [`ClickHouseStore::bodies_by_names`]: a bound array is
 /// query text, and 2,048 names (~90 KB) stay well inside ClickHouse's `max_query_size`
 /// (256 KiB by default).
-const NAMES_PER_QUERY: usize = 2048;
+pub(crate) const NAMES_PER_QUERY: usize = 2048;
 
 /// A pattern's body.
 #[derive(Debug, Clone, PartialEq, Eq, Row, Deserialize)]

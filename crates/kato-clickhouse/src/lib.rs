@@ -10,6 +10,7 @@ pub mod group_commit;
 mod rows;
 pub mod schema;
 mod topology;
+mod vectors;
 mod writer;
 
 pub use candidates::{BodyStream, CandidateBase, CandidateBody, CandidateFilter};
@@ -18,7 +19,7 @@ pub use error::ClickHouseError;
 pub use group_commit::{
     BatchObserver, BatchSink, GroupCommit, GroupCommitConfig, GroupCommitError,
 };
-pub use rows::{LearnLogRow, NAME_BYTES, PatternRow, name_bytes};
+pub use rows::{LearnLogRow, NAME_BYTES, PatternRow, VectorRow, name_bytes};
 pub use topology::Topology;
 pub use writer::{ClickHouseStore, ClickHouseWriter, DEFAULT_TIMEOUT, PatternWrite};
 

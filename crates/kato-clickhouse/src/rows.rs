@@ -93,3 +93,14 @@ mod tests {
         }
     }
 }
+
+/// A `vectors` row: one learned vector of one kb.
+#[derive(Debug, Clone, PartialEq, Row, Serialize, Deserialize)]
+pub struct VectorRow {
+    /// The kb.
+    pub kb_id: String,
+    /// `VCTR|<sha1>` of the vector's NumPy text.
+    pub name: String,
+    /// The components, as the reference's vector store keeps them (float32).
+    pub components: Vec<f32>,
+}

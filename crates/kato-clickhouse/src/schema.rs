@@ -134,6 +134,22 @@ const MIGRATIONS: &[Migration] = &[
             "DROP TABLE IF EXISTS {db}.lsh_buckets SYNC",
         ],
     },
+    Migration {
+        version: 4,
+        description: "vectors: the learned vectors of each kb",
+        // One row per learned vector (the observation's summed vector, named `VCTR|<sha1>`),
+        // as Float32 like the reference's Qdrant collection; a kb's rows are read whole into
+        // its resident vector index, and by name when another process announced new ones.
+        statements: &["CREATE TABLE IF NOT EXISTS {db}.vectors (
+            kb_id LowCardinality(String),
+            name String,
+            components Array(Float32),
+            learned_at DateTime64(3) DEFAULT now64(3)
+        )
+        ENGINE = ReplacingMergeTree
+        PARTITION BY kb_id
+        ORDER BY (kb_id, name)"],
+    },
 ];
 
 /// The newest schema version this build knows.

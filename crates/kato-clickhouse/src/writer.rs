@@ -20,7 +20,7 @@ use crate::topology::Topology;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Every table that holds rows of a kb (each is partitioned by kb_id).
-const KB_TABLES: [&str; 2] = ["patterns_data", "learn_log"];
+const KB_TABLES: [&str; 3] = ["patterns_data", "learn_log", "vectors"];
 
 /// What one learn writes to ClickHouse: the pattern body and the log row (two rows; there
 /// are no per-symbol or per-band index rows).

@@ -66,12 +66,34 @@ impl Observation {
     /// vectors: the vector symbol first (see [`vector_symbol`]), then the strings, each part
     /// ordered by `order` on its own. Duplicates and the empty string are kept.
     pub fn to_event(&self, order: SymbolOrder) -> Result<Option<Event>, CoreError> {
+        self.to_event_with_neighbours(order, &[])
+    }
+
+    /// [`Self::to_event`] with the names of the learned vectors nearest this observation's
+    /// summed vector (the reference's k-nearest search of its vector store): the vector part
+    /// of the event is the union of `neighbours` (nearest first) and the observation's own
+    /// vector symbol, without repeats, then ordered by `order`. The reference's union is a
+    /// Python set, whose order is arbitrary when sorting is off; here it is the neighbours' order
+    /// followed by the own name.
+    pub fn to_event_with_neighbours(
+        &self,
+        order: SymbolOrder,
+        neighbours: &[String],
+    ) -> Result<Option<Event>, CoreError> {
         if !self.has_symbols() {
             return Ok(None);
         }
-        let mut vector_symbols = Vec::with_capacity(1);
+        let mut vector_symbols: Vec<Symbol> = Vec::with_capacity(neighbours.len() + 1);
         if !self.vectors.is_empty() {
-            vector_symbols.push(vector_symbol(&self.vectors)?);
+            let own = vector_symbol(&self.vectors)?;
+            for name in neighbours {
+                if !vector_symbols.iter().any(|symbol| symbol.as_str() == name) {
+                    vector_symbols.push(Symbol::from(name.as_str()));
+                }
+            }
+            if !vector_symbols.contains(&own) {
+                vector_symbols.push(own);
+            }
         }
         // Vector symbols and strings are ordered separately, never merged.
         order.apply(&mut vector_symbols);
@@ -111,7 +133,8 @@ pub fn sum_vectors(vectors: &[Vec<f64>]) -> Result<Vec<f64>, CoreError> {
 /// element-wise sum (see [`sum_vectors`]), e.g. `[[1, 2], [3, 4]]` → text `[4. 6.]`.
 ///
 /// The reference also adds the names of up to three nearest stored vectors from its vector
-/// database; kato-core has no vector store, so the symbol is the observation's own name only.
+/// database; kato-core has no vector store: the caller finds them and passes them to
+/// [`Observation::to_event_with_neighbours`].
 pub fn vector_symbol(vectors: &[Vec<f64>]) -> Result<Symbol, CoreError> {
     let text = array_str(&sum_vectors(vectors)?);
     let mut symbol = String::from(VECTOR_SYMBOL_PREFIX);
@@ -133,6 +156,35 @@ mod tests {
 
     fn texts(event: &Event) -> Vec<&str> {
         event.iter().map(Symbol::as_str).collect()
+    }
+
+    #[test]
+    fn neighbours_join_the_own_vector_symbol_without_repeats() {
+        let observed = observation(&["s"], &[&[1.0, 0.0, 0.0]]);
+        let own = vector_symbol(&observed.vectors)
+            .unwrap()
+            .as_str()
+            .to_owned();
+        let neighbours = ["VCTR|b".to_owned(), own.clone(), "VCTR|a".to_owned()];
+        let event = observed
+            .to_event_with_neighbours(SymbolOrder::Sorted, &neighbours)
+            .unwrap()
+            .unwrap();
+        let mut vectors = vec!["VCTR|a", "VCTR|b", own.as_str()];
+        vectors.sort_unstable();
+        vectors.push("s");
+        assert_eq!(texts(&event), vectors);
+        let event = observed
+            .to_event_with_neighbours(SymbolOrder::AsObserved, &neighbours[..1])
+            .unwrap()
+            .unwrap();
+        assert_eq!(texts(&event), ["VCTR|b", own.as_str(), "s"]);
+        // Without vectors, neighbours add nothing.
+        let event = observation(&["s"], &[])
+            .to_event_with_neighbours(SymbolOrder::Sorted, &neighbours)
+            .unwrap()
+            .unwrap();
+        assert_eq!(texts(&event), ["s"]);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use kato_clickhouse::{
     BatchObserver, BatchSink, ClickHouseError, ClickHouseStore, GroupCommit, GroupCommitConfig,
-    GroupCommitError, Topology, schema,
+    GroupCommitError, Topology, VectorRow, schema,
 };
 use kato_core::{KbId, MinHashConfig, MinHasher, Pattern, PatternName};
 use kato_redis::{GlobalCounters, LearnOutcome, LeaseLock, RedisConfig, RedisWriter, SymbolStats};
@@ -19,6 +19,7 @@ use crate::KbError;
 use crate::metadata::accumulate_metadata;
 use crate::records::LearnRecords;
 use crate::resident::{Resident, ResidentConfig};
+use crate::vectors::{NearestVectors, ResidentVectors};
 
 /// The schema lock's lease, renewed while held: a process that dies holding it frees it this
 /// long after its last renewal.
@@ -127,6 +128,24 @@ pub struct StoredPattern {
     pub metadata: BTreeMap<String, Vec<String>>,
 }
 
+/// An observed vector (the sum of an observation's vectors) waiting for its session's learn.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct ObservedVector {
+    /// `VCTR|<sha1>`.
+    pub name: String,
+    /// The summed components.
+    pub components: Vec<f64>,
+}
+
+/// What [`KnowledgeBase::learn_vectors`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VectorsLearned {
+    /// Vectors newly stored.
+    pub stored: usize,
+    /// Vectors of another dimension than the kb's, not stored.
+    pub refused: usize,
+}
+
 /// The knowledge-base facade: one per process, shared, cheap to clone.
 #[derive(Debug, Clone)]
 pub struct KnowledgeBase {
@@ -140,6 +159,7 @@ struct Inner {
     minhasher: MinHasher,
     learner: GroupCommit<LearnSink>,
     resident: Resident,
+    vectors: ResidentVectors,
 }
 
 /// One group commit over both stores: the batch goes to ClickHouse (bodies, then the learn
@@ -219,6 +239,7 @@ impl KnowledgeBase {
                 minhasher: MinHasher::new(config.minhash),
                 learner,
                 resident: Resident::new(config.resident),
+                vectors: ResidentVectors::default(),
             }),
         })
     }
@@ -388,12 +409,83 @@ impl KnowledgeBase {
     /// kb, in any process, rebuilds before its next search (its generation is gone).
     pub async fn clear_all(&self, kb: &KbId) -> Result<(), KbError> {
         self.inner.resident.forget(kb);
+        self.inner.vectors.forget(kb);
         self.inner.clickhouse.delete_all_patterns(kb).await?;
         self.inner.redis.delete_all_metadata(kb).await?;
         // The SCAN above may miss a generation a search set while it ran.
         self.inner.redis.reset_index_generation(kb).await?;
         self.inner.resident.forget(kb);
+        self.inner.vectors.forget(kb);
         Ok(())
+    }
+
+    /// The `k` learned vectors of `kb` nearest `query` (Euclidean, exact), nearest first, with
+    /// the kb's vector dimension; no names when `query` has another dimension. Reflects every
+    /// vector learn acknowledged before the call began, by any process.
+    pub async fn nearest_vectors(
+        &self,
+        kb: &KbId,
+        query: &[f64],
+        k: usize,
+    ) -> Result<NearestVectors, KbError> {
+        let inner = &self.inner;
+        inner
+            .vectors
+            .nearest(&inner.clickhouse, &inner.redis, kb, query, k)
+            .await
+    }
+
+    /// Stores observed vectors as learned (a session's vectors, when it learns): durable in
+    /// ClickHouse, then announced to every process. The kb's first vector locks its dimension;
+    /// vectors of another dimension are not stored (counted in the result), nor are vectors
+    /// the kb has already.
+    pub async fn learn_vectors(
+        &self,
+        kb: &KbId,
+        vectors: &[ObservedVector],
+    ) -> Result<VectorsLearned, KbError> {
+        let Some(first) = vectors.first() else {
+            return Ok(VectorsLearned::default());
+        };
+        let inner = &self.inner;
+        let dimension = inner
+            .redis
+            .lock_vector_dimension(kb, first.components.len())
+            .await?;
+        let mut seen = std::collections::HashSet::new();
+        let fitting: Vec<&ObservedVector> = vectors
+            .iter()
+            .filter(|vector| vector.components.len() == dimension)
+            .filter(|vector| seen.insert(vector.name.as_str()))
+            .collect();
+        let refused = vectors
+            .iter()
+            .filter(|vector| vector.components.len() != dimension)
+            .count();
+        let names = fitting.iter().map(|vector| vector.name.clone()).collect();
+        let unknown: std::collections::HashSet<String> = inner
+            .vectors
+            .unknown(&inner.clickhouse, &inner.redis, kb, names)
+            .await?
+            .into_iter()
+            .collect();
+        #[allow(clippy::cast_possible_truncation)]
+        let rows: Vec<VectorRow> = fitting
+            .into_iter()
+            .filter(|vector| unknown.contains(&vector.name))
+            .map(|vector| VectorRow {
+                kb_id: kb.to_string(),
+                name: vector.name.clone(),
+                components: vector.components.iter().map(|&x| x as f32).collect(),
+            })
+            .collect();
+        inner.clickhouse.insert_vectors(&rows).await?;
+        let names: Vec<String> = rows.iter().map(|row| row.name.clone()).collect();
+        inner.redis.announce_vectors(kb, &names).await?;
+        Ok(VectorsLearned {
+            stored: rows.len(),
+            refused,
+        })
     }
 
     /// [`Self::clear_all`] for throwaway kbs: refuses unless the id starts with `test_` or

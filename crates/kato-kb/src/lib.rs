@@ -25,13 +25,16 @@ pub mod records;
 mod repair;
 mod resident;
 mod session_config;
+mod vectors;
 
 pub use error::{ErrorKind, KbError};
 pub use knowledge_base::{
     DEFAULT_PERSISTENCE, KnowledgeBase, KnowledgeBaseConfig, LearnContext, Learned,
-    MAX_EMOTIVE_MAGNITUDE, MAX_PERSISTENCE, StoredPattern, validate_emotives,
+    MAX_EMOTIVE_MAGNITUDE, MAX_PERSISTENCE, ObservedVector, StoredPattern, VectorsLearned,
+    validate_emotives,
 };
 pub use predict::{CandidateQuery, candidate_query};
 pub use repair::{RehydrateReport, VerifyReport};
 pub use resident::{IndexStats, ResidentConfig};
 pub use session_config::{FilterStage, PredictionSettings, SessionConfig};
+pub use vectors::NearestVectors;

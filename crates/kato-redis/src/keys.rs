@@ -117,6 +117,21 @@ impl KbKeys {
     pub(crate) fn index_feed(&self) -> String {
         self.key(&[INDEX_KEYS, "feed"])
     }
+
+    /// The dimension the kb's first learned vector locked.
+    pub(crate) fn vector_dimension(&self) -> String {
+        self.key(&[INDEX_KEYS, "vectors:dimension"])
+    }
+
+    /// How many vectors have been announced on the vector feed.
+    pub(crate) fn vector_sequence(&self) -> String {
+        self.key(&[INDEX_KEYS, "vectors:seq"])
+    }
+
+    /// The vector feed: a capped stream of the kb's newly learned vectors, as the pattern feed.
+    pub(crate) fn vector_feed(&self) -> String {
+        self.key(&[INDEX_KEYS, "vectors:feed"])
+    }
 }
 
 /// What the keys of the resident indexes' change feed start with, after the kb's prefix. They

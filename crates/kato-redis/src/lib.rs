@@ -21,6 +21,7 @@ mod events;
 mod keys;
 mod lease;
 mod sessions;
+mod vectors;
 mod writer;
 
 pub use connection::{RedisConnection, connect, without_password};

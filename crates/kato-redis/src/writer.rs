@@ -149,9 +149,10 @@ pub struct FeedRead {
 /// self-reconnecting connection.
 #[derive(Clone)]
 pub struct RedisWriter {
-    connection: RedisConnection,
+    pub(crate) connection: RedisConnection,
     learn_script: Arc<redis::Script>,
     feed_script: Arc<redis::Script>,
+    pub(crate) announce_script: Arc<redis::Script>,
     config: RedisConfig,
 }
 
@@ -172,6 +173,7 @@ impl RedisWriter {
             connection,
             learn_script: Arc::new(redis::Script::new(LEARN_SCRIPT)),
             feed_script: Arc::new(redis::Script::new(FEED_SCRIPT)),
+            announce_script: Arc::new(redis::Script::new(crate::vectors::ANNOUNCE_SCRIPT)),
             config,
         })
     }
@@ -304,12 +306,32 @@ impl RedisWriter {
         max: usize,
     ) -> Result<FeedRead, RedisError> {
         let keys = KbKeys::new(kb);
+        self.read_any_feed(
+            [keys.index_sequence(), keys.index_feed()],
+            &keys,
+            generation_if_missing,
+            after,
+            max,
+        )
+        .await
+    }
+
+    /// Reads the feed whose sequence and stream keys are `feed`, with the kb's generation.
+    pub(crate) async fn read_any_feed(
+        &self,
+        feed: [String; 2],
+        keys: &KbKeys,
+        generation_if_missing: &str,
+        after: &str,
+        max: usize,
+    ) -> Result<FeedRead, RedisError> {
+        let [sequence, stream] = feed;
         let mut connection = self.connection.clone();
         let (generation, announced, raw): (String, u64, Vec<(String, Vec<String>)>) = self
             .feed_script
             .key(keys.index_generation())
-            .key(keys.index_sequence())
-            .key(keys.index_feed())
+            .key(sequence)
+            .key(stream)
             .arg(generation_if_missing)
             .arg(after)
             .arg(max.max(1))

@@ -83,6 +83,27 @@ pub(crate) struct InvalidObservationBody {
     detail: InvalidObservationDetail,
 }
 
+/// 400: an observed vector of another dimension than the node's (the reference's
+/// `VectorDimensionError`).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct VectorDimensionBody {
+    detail: VectorDimensionDetail,
+}
+
+/// The `detail` of [`VectorDimensionBody`].
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct VectorDimensionDetail {
+    /// `VectorDimensionError`.
+    error: &'static str,
+    message: String,
+    expected_dimension: usize,
+    actual_dimension: usize,
+    vector_name: String,
+    /// In an observe-sequence: which observation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    observation_index: Option<usize>,
+}
+
 /// The `detail` of [`InvalidObservationBody`].
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct InvalidObservationDetail {
@@ -146,6 +167,19 @@ pub enum ApiError {
         index: usize,
         /// Why.
         message: String,
+    },
+    /// An observed vector whose dimension is not the kb's (400, the reference's
+    /// `VectorDimensionError`).
+    #[error("vector {name} has {actual} dimensions; this node's vectors have {expected}")]
+    VectorDimension {
+        /// The kb's dimension.
+        expected: usize,
+        /// The observed vector's.
+        actual: usize,
+        /// The observed vector's `VCTR|` name.
+        name: String,
+        /// Its position in an observe-sequence.
+        observation_index: Option<usize>,
     },
     /// `KATO_API_TOKEN` is set and the request did not carry it (401).
     #[error("missing or wrong bearer token: send Authorization: Bearer <KATO_API_TOKEN>")]
@@ -298,6 +332,25 @@ impl IntoResponse for ApiError {
                         error: "InvalidObservation",
                         message,
                         observation_index: index,
+                    },
+                }),
+            )
+                .into_response(),
+            ref error @ ApiError::VectorDimension {
+                expected,
+                actual,
+                ref name,
+                observation_index,
+            } => (
+                StatusCode::BAD_REQUEST,
+                Json(VectorDimensionBody {
+                    detail: VectorDimensionDetail {
+                        error: "VectorDimensionError",
+                        message: error.to_string(),
+                        expected_dimension: expected,
+                        actual_dimension: actual,
+                        vector_name: name.clone(),
+                        observation_index,
                     },
                 }),
             )

@@ -3,7 +3,9 @@
 //! its emotives and metadata with it and resets the accumulators, auto-learn included.
 
 use kato_core::{AutoLearn, KbId, Pattern, StmMode, SymbolOrder};
-use kato_kb::{DEFAULT_PERSISTENCE, LearnContext, SessionConfig, validate_emotives};
+use kato_kb::{
+    DEFAULT_PERSISTENCE, LearnContext, ObservedVector, SessionConfig, validate_emotives,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
@@ -49,9 +51,22 @@ pub(crate) async fn observe(
             serde_json::Value::Null,
         )
     })?;
+    let observed_vector = observed_vector(&observation.vectors)?;
+    let neighbours = match &observed_vector {
+        Some(vector) => neighbours(app, session, vector).await?,
+        None => Vec::new(),
+    };
     let event = observation
-        .to_event(order)
+        .to_event_with_neighbours(order, &neighbours)
         .map_err(|error| ApiError::BadRequest(error.to_string()))?;
+    if let Some(vector) = observed_vector
+        && !session
+            .pending_vectors
+            .iter()
+            .any(|pending| pending.name == vector.name)
+    {
+        session.pending_vectors.push(vector);
+    }
     let kato_core::Observation {
         mut strings,
         vectors,
@@ -81,6 +96,7 @@ pub(crate) async fn observe(
             };
             let step = rule.apply(std::mem::take(&mut session.stm));
             session.stm = step.stm;
+            learn_vectors(app, session).await?;
             // A due auto-learn resets the accumulators whether or not it stores a pattern.
             let context = learn_context(session, &config);
             if let Some(pattern) = step.pattern_to_learn {
@@ -114,6 +130,7 @@ pub(crate) async fn learn(app: &AppState, session: &mut SessionState) -> Result<
         // Learning empties the STM; cognition-data keeps showing the last observe's predictions.
         session.prediction_source = PredictionSource::Snapshot(session.stm.clone());
     }
+    learn_vectors(app, session).await?;
     let step = std::mem::take(&mut session.stm).learn();
     let context = learn_context(session, &config);
     let name = match step.pattern_to_learn {
@@ -122,6 +139,83 @@ pub(crate) async fn learn(app: &AppState, session: &mut SessionState) -> Result<
     };
     session.stm = step.stm;
     Ok(name)
+}
+
+/// The k of the reference's nearest-vector search.
+const NEAREST_VECTORS: usize = 3;
+
+/// The summed vector of an observation with its `VCTR|` name; `None` without vectors. Vectors
+/// of different lengths are a 400; a component that is not a finite float32 (the reference's
+/// vector store keeps float32) is a 422 naming `vectors`.
+fn observed_vector(vectors: &[Vec<f64>]) -> Result<Option<ObservedVector>, ApiError> {
+    if vectors.is_empty() {
+        return Ok(None);
+    }
+    let components =
+        kato_core::sum_vectors(vectors).map_err(|error| ApiError::BadRequest(error.to_string()))?;
+    if components.iter().any(|x| x.abs() > f64::from(f32::MAX)) {
+        return Err(ApiError::invalid_field(
+            vec!["body".into(), "vectors".into()],
+            "finite_number",
+            format!(
+                "vector components (summed) must be finite float32 values, at most {:e} in magnitude",
+                f32::MAX
+            ),
+            serde_json::Value::Null,
+        ));
+    }
+    let name = kato_core::vector_symbol(vectors)
+        .map_err(|error| ApiError::BadRequest(error.to_string()))?;
+    Ok(Some(ObservedVector {
+        name: name.as_str().to_owned(),
+        components,
+    }))
+}
+
+/// The names of the kb's learned vectors nearest `vector`; a 400 `VectorDimensionError` when
+/// its dimension is not the kb's. While the kb has no vector any dimension is observed, as in
+/// the reference: the session's first learned vector then locks it, and the others are not
+/// stored.
+async fn neighbours(
+    app: &AppState,
+    session: &SessionState,
+    vector: &ObservedVector,
+) -> Result<Vec<String>, ApiError> {
+    let found = app
+        .kb()
+        .nearest_vectors(&session.kb_id, &vector.components, NEAREST_VECTORS)
+        .await?;
+    match found.dimension {
+        Some(expected) if expected != vector.components.len() => Err(ApiError::VectorDimension {
+            expected,
+            actual: vector.components.len(),
+            name: vector.name.clone(),
+            observation_index: None,
+        }),
+        _ => Ok(found.names),
+    }
+}
+
+/// Stores the vectors the session observed since its last learn (the reference stores them
+/// when a learn happens, whether or not it stores a pattern).
+async fn learn_vectors(app: &AppState, session: &mut SessionState) -> Result<(), ApiError> {
+    if session.pending_vectors.is_empty() {
+        return Ok(());
+    }
+    let learned = app
+        .kb()
+        .learn_vectors(&session.kb_id, &session.pending_vectors)
+        .await?;
+    if learned.refused > 0 {
+        // Another session locked the kb's dimension differently since these were observed.
+        tracing::warn!(
+            kb = %session.kb_id,
+            refused = learned.refused,
+            "vectors of another dimension than the kb's were not stored"
+        );
+    }
+    session.pending_vectors.clear();
+    Ok(())
 }
 
 /// What a learn of the session's STM carries: the accumulators, taken (learning resets them;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use kato_core::{KbId, Stm};
-use kato_kb::SessionConfig;
+use kato_kb::{ObservedVector, SessionConfig};
 use kato_redis::{SaveOutcome, SessionLock};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -57,6 +57,10 @@ pub(crate) struct SessionState {
     /// What `cognition-data` predicts from.
     #[serde(default)]
     pub(crate) prediction_source: PredictionSource,
+    /// Vectors observed since the last learn, stored as learned when the session learns
+    /// (per session, so no session's vectors reach another's learn).
+    #[serde(default)]
+    pub(crate) pending_vectors: Vec<ObservedVector>,
 }
 
 impl SessionState {
@@ -82,6 +86,7 @@ impl SessionState {
             time: 0,
             percept: None,
             prediction_source: PredictionSource::Nothing,
+            pending_vectors: Vec::new(),
         }
     }
 
@@ -127,6 +132,7 @@ impl SessionState {
         }
         keep_newest(&mut self.emotives_accumulator, kept);
         keep_newest(&mut self.metadata_accumulator, kept);
+        keep_newest(&mut self.pending_vectors, kept);
     }
 
     /// The reference's `SessionResponse`, with the session expiring `ttl_seconds` from now.

@@ -35,7 +35,10 @@ async fn ensure_schema_is_idempotent() {
         .await
         .expect("list tables");
     // Migration 3 dropped symbol_index and lsh_buckets: a fresh database never keeps them.
-    assert_eq!(tables, ["learn_log", "patterns_data", "schema_version"]);
+    assert_eq!(
+        tables,
+        ["learn_log", "patterns_data", "schema_version", "vectors"]
+    );
 
     client
         .query("DROP DATABASE ?")
@@ -121,7 +124,10 @@ async fn migration_2_rebuilds_the_index_tables_and_migration_3_drops_them() {
         .fetch_all::<String>()
         .await
         .unwrap();
-    assert_eq!(tables, ["learn_log", "patterns_data", "schema_version"]);
+    assert_eq!(
+        tables,
+        ["learn_log", "patterns_data", "schema_version", "vectors"]
+    );
     let bodies: Vec<(String, u64, u64, u64)> = client
         .query("SELECT name, length(lsh_bands), lsh_bands[1], lsh_bands[2] FROM ?.patterns_data")
         .bind(Identifier(&database))
@@ -175,15 +181,21 @@ async fn the_cluster_schema_parses_in_clickhouse() {
     );
 
     // Migration 3 drops both forms of each index table on every node, the Distributed table
-    // before the local one it reads.
+    // before the local one it reads; migration 4 (vectors) is the last two statements.
     assert_eq!(
-        statements[statements.len() - 4..],
+        statements[statements.len() - 6..statements.len() - 2],
         [
             "DROP TABLE IF EXISTS `kato_x`.symbol_index ON CLUSTER `kato_cluster` SYNC",
             "DROP TABLE IF EXISTS `kato_x`.symbol_index_local ON CLUSTER `kato_cluster` SYNC",
             "DROP TABLE IF EXISTS `kato_x`.lsh_buckets ON CLUSTER `kato_cluster` SYNC",
             "DROP TABLE IF EXISTS `kato_x`.lsh_buckets_local ON CLUSTER `kato_cluster` SYNC",
         ]
+    );
+    assert!(
+        statements[statements.len() - 1].starts_with(
+            "CREATE TABLE IF NOT EXISTS `kato_x`.vectors ON CLUSTER `kato_cluster` AS `kato_x`.vectors_local"
+        ),
+        "{statements:#?}"
     );
 
     let broken = client

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use kato_clickhouse::{ClickHouseStore, ClickHouseWriter, GroupCommitConfig, PatternWrite, schema};
+use kato_clickhouse::{
+    ClickHouseStore, ClickHouseWriter, GroupCommitConfig, PatternWrite, VectorRow, schema,
+};
 use kato_core::KbId;
 use kato_test_support::TcpProxy;
 
@@ -45,8 +47,9 @@ async fn write_read_count_and_delete() {
     assert_eq!(table_rows(&store, "learn_log", &kb).await, 3);
     assert_eq!(
         tables(&store).await,
-        ["learn_log", "patterns_data", "schema_version"]
+        ["learn_log", "patterns_data", "schema_version", "vectors"]
     );
+    assert_eq!(table_rows(&store, "vectors", &kb).await, 0);
 
     let log = store.learn_log(&kb).await.unwrap();
     assert_eq!(
@@ -315,5 +318,51 @@ async fn deleting_bodies_by_name_leaves_the_others_and_the_log() {
     assert!(!store.pattern_exists(&kb, &name("gone")).await.unwrap());
     assert!(store.pattern_exists(&kb, &name("kept")).await.unwrap());
     assert_eq!(store.learn_log(&kb).await.unwrap().len(), 2);
+    drop_database(&store).await;
+}
+
+#[tokio::test]
+async fn vectors_are_stored_read_whole_and_by_name_and_cleared_with_the_kb() {
+    let Some(store) = store("vectors_are_stored").await else {
+        return;
+    };
+    let kb = kb("vectors");
+    let other = crate::support::kb_1_of(&kb);
+    let row = |kb: &KbId, name: &str, components: &[f32]| VectorRow {
+        kb_id: kb.to_string(),
+        name: name.to_owned(),
+        components: components.to_vec(),
+    };
+    store
+        .insert_vectors(&[
+            row(&kb, "VCTR|b", &[1.0, 0.0]),
+            row(&kb, "VCTR|a", &[0.0, 1.0]),
+        ])
+        .await
+        .unwrap();
+    // Stored again: still one row per name when read.
+    store
+        .insert_vectors(&[
+            row(&kb, "VCTR|a", &[0.0, 1.0]),
+            row(&other, "VCTR|a", &[5.0, 5.0]),
+        ])
+        .await
+        .unwrap();
+    let all = store.vector_rows(&kb).await.unwrap();
+    let mut names: Vec<&str> = all.iter().map(|row| row.name.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["VCTR|a", "VCTR|b"]);
+    let found = store
+        .vectors_by_names(&kb, &["VCTR|a".into(), "VCTR|z".into(), "VCTR|a".into()])
+        .await
+        .unwrap();
+    assert_eq!(found, [row(&kb, "VCTR|a", &[0.0, 1.0])]);
+    store.delete_all_patterns(&kb).await.unwrap();
+    assert!(store.vector_rows(&kb).await.unwrap().is_empty());
+    assert_eq!(
+        store.vector_rows(&other).await.unwrap(),
+        [row(&other, "VCTR|a", &[5.0, 5.0])]
+    );
+    store.delete_all_patterns(&other).await.unwrap();
     drop_database(&store).await;
 }

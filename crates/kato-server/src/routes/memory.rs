@@ -33,7 +33,7 @@ fn observation_id(prefix: &str) -> String {
     request_body = ObservationData,
     responses(
         (status = 200, description = "The event is in the STM", body = Observed),
-        (status = 400, description = "Vectors of different lengths", body = Detail),
+        (status = 400, description = "Vectors of different lengths, or a vector whose dimension is not the node's (VectorDimensionError)", body = Detail),
         (status = 404, description = "SESSION_NOT_FOUND", body = SessionNotFoundBody),
         (status = 409, description = "Another request held the session's lock too long, or took it before this one saved: the session is as it was (patterns learned stay learned)", body = Detail),
         (status = 422, description = "A field of the wrong type", body = ValidationFailed),
@@ -86,7 +86,7 @@ pub(crate) struct Observed {
     request_body = ObserveSequence,
     responses(
         (status = 200, description = "Every observation is in the STM", body = SequenceObserved),
-        (status = 400, description = "Vectors of different lengths (with `observation_index`)", body = InvalidObservationBody),
+        (status = 400, description = "Vectors of different lengths, or a vector whose dimension is not the node's (VectorDimensionError), with `observation_index`", body = InvalidObservationBody),
         (status = 404, description = "SESSION_NOT_FOUND", body = SessionNotFoundBody),
         (status = 409, description = "Another request held the session's lock too long, or took it before this one saved: the session is as it was (patterns learned stay learned)", body = Detail),
         (status = 422, description = "A field of the wrong type", body = ValidationFailed),
@@ -185,6 +185,17 @@ async fn run_sequence(
             .await
             .map_err(|error| match error {
                 ApiError::BadRequest(message) => ApiError::InvalidObservation { index, message },
+                ApiError::VectorDimension {
+                    expected,
+                    actual,
+                    name,
+                    observation_index: None,
+                } => ApiError::VectorDimension {
+                    expected,
+                    actual,
+                    name,
+                    observation_index: Some(index),
+                },
                 other => other,
             })?;
         if request.learn_after_each.0 && !session.stm.is_empty() {
@@ -385,6 +396,8 @@ pub(crate) async fn clear_all(
         let kb_id = locked.state.kb_id.clone();
         let outcome = app.kb().clear_all(&kb_id).await.map_err(ApiError::from);
         locked.state.clear_stm();
+        // The kb's vectors are gone; so are the ones waiting for this session's learn.
+        locked.state.pending_vectors.clear();
         locked.finish(&app, outcome).await?;
         Ok(Json(ClearedAll {
             status: "cleared",

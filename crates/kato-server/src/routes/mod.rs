@@ -27,6 +27,7 @@ use crate::state::AppState;
             may still take effect), and so does a session change while KATO_MAX_IN_FLIGHT \
             others run."
     ),
+    components(schemas(crate::error::VectorDimensionBody)),
     tags(
         (name = "system", description = "Service status and metrics"),
         (name = "sessions", description = "Session lifecycle and configuration"),
@@ -79,6 +80,16 @@ pub(crate) fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     document.info.version = env!("CARGO_PKG_VERSION").to_owned();
     add_document_routes(&mut document);
     add_common_responses(&mut document);
+    // A vector of another dimension than the node's is the reference's own 400 body.
+    for (path, other) in [
+        ("/sessions/{session_id}/observe", "Detail"),
+        (
+            "/sessions/{session_id}/observe-sequence",
+            "InvalidObservationBody",
+        ),
+    ] {
+        add_alternative_body(&mut document, path, "400", other, "VectorDimensionBody");
+    }
     let text: Arc<str> = document
         .to_json()
         .expect("the OpenAPI document serializes")
@@ -208,4 +219,36 @@ fn add_common_responses(document: &mut utoipa::openapi::OpenApi) {
             );
         }
     }
+}
+
+/// Makes the JSON body of `path`'s POST answering `status` one of the schemas `first` and
+/// `second` (utoipa gives one body per status).
+fn add_alternative_body(
+    document: &mut utoipa::openapi::OpenApi,
+    path: &str,
+    status: &str,
+    first: &str,
+    second: &str,
+) {
+    use utoipa::openapi::{ContentBuilder, OneOfBuilder, Ref, RefOr};
+    let response = document
+        .paths
+        .paths
+        .get_mut(path)
+        .and_then(|item| item.post.as_mut())
+        .and_then(|operation| operation.responses.responses.get_mut(status))
+        .expect("the route documents the status");
+    let RefOr::T(response) = response else {
+        panic!("{path} {status} is a reference");
+    };
+    let one_of = OneOfBuilder::new()
+        .item(Ref::from_schema_name(first))
+        .item(Ref::from_schema_name(second))
+        .build();
+    response.content.insert(
+        "application/json".to_owned(),
+        ContentBuilder::new()
+            .schema(Some(utoipa::openapi::Schema::OneOf(one_of)))
+            .build(),
+    );
 }

@@ -20,6 +20,9 @@
 //! - `resident`: the resident index across instances, its budget and its metrics.
 //! - `auth`: the optional bearer token.
 //! - `fuzz`: 10,000 generated requests, documented answers only, nodes kept apart.
+//! - `vectors`: learned vectors, their nearest neighbours and their dimension.
+//! - `openapi`: every documented answer of every route, validated against the document.
+//! - `events`: the session events WebSocket.
 
 mod auth;
 mod bad_input;
@@ -36,3 +39,4 @@ mod resident;
 mod sessions;
 mod support;
 mod system;
+mod vectors;
