@@ -448,9 +448,15 @@ impl KnowledgeBase {
             return Ok(VectorsLearned::default());
         };
         let inner = &self.inner;
+        let names = vectors.iter().map(|vector| vector.name.clone()).collect();
+        let (stored_dimension, unknown) = inner
+            .vectors
+            .unknown(&inner.clickhouse, &inner.redis, kb, names)
+            .await?;
+        // Stored vectors keep their dimension even when Redis lost the lock (a rehydrate).
         let dimension = inner
             .redis
-            .lock_vector_dimension(kb, first.components.len())
+            .lock_vector_dimension(kb, stored_dimension.unwrap_or(first.components.len()))
             .await?;
         let mut seen = std::collections::HashSet::new();
         let fitting: Vec<&ObservedVector> = vectors
@@ -462,13 +468,6 @@ impl KnowledgeBase {
             .iter()
             .filter(|vector| vector.components.len() != dimension)
             .count();
-        let names = fitting.iter().map(|vector| vector.name.clone()).collect();
-        let unknown: std::collections::HashSet<String> = inner
-            .vectors
-            .unknown(&inner.clickhouse, &inner.redis, kb, names)
-            .await?
-            .into_iter()
-            .collect();
         #[allow(clippy::cast_possible_truncation)]
         let rows: Vec<VectorRow> = fitting
             .into_iter()

@@ -152,22 +152,24 @@ impl ResidentVectors {
         Ok(NearestVectors { dimension, names })
     }
 
-    /// The names among `names` that `kb`'s (freshened) index does not hold yet.
+    /// The kb's dimension as its (freshened) index holds it (`None` without vectors), and the
+    /// names among `names` that the index does not hold yet.
     pub(crate) async fn unknown(
         &self,
         clickhouse: &ClickHouseStore,
         redis: &RedisWriter,
         kb: &KbId,
         names: Vec<String>,
-    ) -> Result<Vec<String>, KbError> {
+    ) -> Result<(Option<usize>, HashSet<String>), KbError> {
         let entry = self.entry(kb);
         let mut guard = entry.lock().await;
         freshen(&mut guard, clickhouse, redis, kb).await?;
         let index = guard.as_ref().expect("a freshened index");
-        Ok(names
+        let unknown = names
             .into_iter()
             .filter(|name| !index.known.contains(name))
-            .collect())
+            .collect();
+        Ok(((index.dimension > 0).then_some(index.dimension), unknown))
     }
 }
 

@@ -9,6 +9,7 @@ use crate::test::cargo;
 
 mod http;
 mod predict;
+mod vectors;
 mod workload;
 mod write;
 
@@ -30,6 +31,9 @@ pub(crate) enum Bench {
     /// The whole service through its HTTP API: learn throughput, observe and predict latency,
     /// recall and server memory.
     Http(http::HttpArgs),
+    /// Observe latency with one vector per observation against N learned vectors, and
+    /// recall@3 of their nearest neighbours against an exact search.
+    Vectors(vectors::VectorsArgs),
 }
 
 pub(crate) fn run(bench: Bench) -> Result<i32> {
@@ -37,6 +41,7 @@ pub(crate) fn run(bench: Bench) -> Result<i32> {
         Bench::Write(args) => return write::run(&args),
         Bench::Predict(args) => return predict::run(&args),
         Bench::Http(args) => return http::run(&args),
+        Bench::Vectors(args) => return vectors::run(&args),
         Bench::Minhash { sets, json } => {
             let output = Command::new(cargo())
                 .args([
