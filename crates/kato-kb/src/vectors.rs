@@ -24,8 +24,10 @@ use crate::KbError;
 
 /// Feed entries read per round trip of a catch-up.
 const FEED_PAGE: usize = 10_000;
-/// Rows searched on the calling task; larger indexes are searched on a blocking thread.
+/// Components searched on the calling task; larger indexes are searched on a blocking thread.
 const INLINE_SEARCH_COMPONENTS: usize = 1 << 16;
+/// Components from which a search is split over every core (a split costs a thread each).
+const PARALLEL_SEARCH_COMPONENTS: usize = 1 << 22;
 
 /// What a nearest-vector search found.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -83,16 +85,60 @@ impl VectorIndex {
 impl Rows {
     /// The `k` rows nearest `query` (squared Euclidean distance in float32), ties by name.
     fn nearest(&self, query: &[f32], k: usize) -> Vec<String> {
-        let mut best: Vec<(f32, usize)> = Vec::with_capacity(k + 1);
         if self.dimension == 0 || query.len() != self.dimension || k == 0 {
             return Vec::new();
         }
-        for (row, stored) in self.components.chunks_exact(self.dimension).enumerate() {
-            let distance: f32 = stored
-                .iter()
-                .zip(query)
-                .map(|(a, b)| (a - b) * (a - b))
-                .sum();
+        self.nearest_in(0..self.names.len(), query, k)
+            .into_iter()
+            .map(|(_, row)| self.names[row].clone())
+            .collect()
+    }
+
+    /// [`Self::nearest`] with the rows split over `threads` scoped threads: each keeps its own
+    /// best `k` and the lists merge by the same order, so the answer is the same.
+    fn nearest_parallel(&self, query: &[f32], k: usize, threads: usize) -> Vec<String> {
+        if self.dimension == 0 || query.len() != self.dimension || k == 0 {
+            return Vec::new();
+        }
+        let rows = self.names.len();
+        let per_thread = rows.div_ceil(threads.max(1)).max(1);
+        let mut best: Vec<(f32, usize)> = std::thread::scope(|scope| {
+            let parts: Vec<_> = (0..rows)
+                .step_by(per_thread)
+                .map(|start| {
+                    let end = (start + per_thread).min(rows);
+                    scope.spawn(move || self.nearest_in(start..end, query, k))
+                })
+                .collect();
+            parts
+                .into_iter()
+                .flat_map(|part| part.join().expect("a vector search does not panic"))
+                .collect()
+        });
+        best.sort_by(|a, b| {
+            a.0.total_cmp(&b.0)
+                .then_with(|| self.names[a.1].cmp(&self.names[b.1]))
+        });
+        best.into_iter()
+            .take(k)
+            .map(|(_, row)| self.names[row].clone())
+            .collect()
+    }
+
+    /// The best `k` of `rows` as (distance, row), best first.
+    fn nearest_in(
+        &self,
+        rows: std::ops::Range<usize>,
+        query: &[f32],
+        k: usize,
+    ) -> Vec<(f32, usize)> {
+        let mut best: Vec<(f32, usize)> = Vec::with_capacity(k + 1);
+        let start = rows.start;
+        let stored_rows = self.components[rows.start * self.dimension..rows.end * self.dimension]
+            .chunks_exact(self.dimension);
+        for (offset, stored) in stored_rows.enumerate() {
+            let row = start + offset;
+            let distance = squared_distance(stored, query);
             let closer = |&(other, at): &(f32, usize)| {
                 distance < other || (distance == other && self.names[row] < self.names[at])
             };
@@ -102,10 +148,32 @@ impl Rows {
                 best.truncate(k);
             }
         }
-        best.into_iter()
-            .map(|(_, row)| self.names[row].clone())
-            .collect()
+        best
     }
+}
+
+/// Lanes of [`squared_distance`]: independent sums the compiler keeps in SIMD registers (a
+/// single running sum is a chain of dependent float additions, which it may not reorder).
+const LANES: usize = 8;
+
+/// `sum((a - b)^2)` in float32, summed per lane and then across the lanes in a fixed order, so
+/// the value is the same on every platform.
+fn squared_distance(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0.0_f32; LANES];
+    let (a_chunks, b_chunks) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let tail: f32 = a_chunks
+        .remainder()
+        .iter()
+        .zip(b_chunks.remainder())
+        .map(|(x, y)| (x - y) * (x - y))
+        .sum();
+    for (x, y) in a_chunks.zip(b_chunks) {
+        for lane in 0..LANES {
+            let difference = x[lane] - y[lane];
+            lanes[lane] += difference * difference;
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
 }
 
 impl ResidentVectors {
@@ -145,7 +213,12 @@ impl ResidentVectors {
             index.rows.nearest(&query, k)
         } else {
             let rows = Arc::clone(&index.rows);
-            tokio::task::spawn_blocking(move || rows.nearest(&query, k))
+            let threads = if rows.components.len() >= PARALLEL_SEARCH_COMPONENTS {
+                std::thread::available_parallelism().map_or(1, usize::from)
+            } else {
+                1
+            };
+            tokio::task::spawn_blocking(move || rows.nearest_parallel(&query, k, threads))
                 .await
                 .expect("a vector search does not panic")
         };
@@ -309,6 +382,7 @@ mod tests {
             .chunks_exact(index.dimension)
             .zip(&index.rows.names)
             .map(|(row, name)| {
+                // Small integers: every sum is exact in float32, in any order.
                 let distance = row.iter().zip(query).map(|(a, b)| (a - b) * (a - b)).sum();
                 (distance, name)
             })
@@ -345,8 +419,22 @@ mod tests {
         for _ in 0..50 {
             let query = [next(), next()];
             for k in [1, 3, 10] {
-                assert_eq!(index.rows.nearest(&query, k), exhaustive(&index, &query, k));
+                let expected = exhaustive(&index, &query, k);
+                assert_eq!(index.rows.nearest(&query, k), expected);
+                for threads in [1, 2, 3, 7] {
+                    assert_eq!(index.rows.nearest_parallel(&query, k, threads), expected);
+                }
             }
+        }
+    }
+
+    #[test]
+    fn the_lane_sum_is_the_distance_for_any_length() {
+        for length in [0, 1, 7, 8, 9, 17, 128, 131] {
+            let a: Vec<f32> = (0..length).map(|i| (i % 5) as f32).collect();
+            let b: Vec<f32> = (0..length).map(|i| (i % 3) as f32 - 1.0).collect();
+            let naive: f32 = a.iter().zip(&b).map(|(x, y)| (x - y) * (x - y)).sum();
+            assert_eq!(squared_distance(&a, &b), naive, "length {length}");
         }
     }
 
