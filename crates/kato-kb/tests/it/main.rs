@@ -5,3 +5,4 @@ mod predict;
 mod repair;
 mod resident;
 mod support;
+mod vectors;
