@@ -123,6 +123,17 @@ impl Client {
         Self::answer(path, request.send().await).await
     }
 
+    pub(crate) async fn delete(&self, path: &str) -> Result<Value> {
+        Self::answer(
+            path,
+            self.http
+                .delete(format!("{}{path}", self.base))
+                .send()
+                .await,
+        )
+        .await
+    }
+
     pub(crate) async fn get(&self, path: &str) -> Result<Value> {
         Self::answer(
             path,
