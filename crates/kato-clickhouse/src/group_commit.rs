@@ -1,16 +1,15 @@
 //! Group commit: many concurrent callers, one writer task, one commit per batch.
 //!
 //! Callers hand an item to [`GroupCommit::submit`] and await their own result. The writer task
-//! takes every item already waiting (at most `max_items`), commits them through the
-//! [`BatchSink`] in one go, and answers every caller of the batch with its own output, or with
-//! the batch's error. It never waits for more: an item that finds the writer idle commits at
-//! once, and items that arrive while a commit runs gather for the next one (natural
-//! batching), so a batch grows with the load instead of every caller paying a fixed delay.
-//! Batches commit one after another, so the sink sees items in submission order; that order
-//! is what makes a replay of the learn log reproduce Redis exactly.
+//! takes the first waiting item, gathers more for at most `max_delay` or until `max_items`,
+//! commits them through the [`BatchSink`] in one go, and answers every caller of the batch
+//! with its own output, or with the batch's error. Batches commit one after another, so the
+//! sink sees items in submission order; that order is what makes a replay of the learn log
+//! reproduce Redis exactly.
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -19,6 +18,8 @@ use tokio::sync::{mpsc, oneshot};
 pub struct GroupCommitConfig {
     /// The most items one commit carries.
     pub max_items: usize,
+    /// How long the writer waits for more items after the first one arrived.
+    pub max_delay: Duration,
     /// How many submitted items may wait for the writer before `submit` itself waits.
     pub queue_capacity: usize,
 }
@@ -27,6 +28,7 @@ impl Default for GroupCommitConfig {
     fn default() -> Self {
         Self {
             max_items: 20_000,
+            max_delay: Duration::from_millis(2),
             queue_capacity: 100_000,
         }
     }
@@ -196,11 +198,23 @@ async fn run_writer<S: BatchSink>(
     // next batch overlaps the second phase of this one, and no more batches pile up.
     let (finishes, pending) = mpsc::channel(1);
     tokio::spawn(run_finisher::<S>(pending));
-    let mut batch = Vec::new();
-    // Waits for one item, then takes every item queued behind it (those that arrived while
-    // the previous commit ran), up to the cap, and never waits for more.
-    while receiver.recv_many(&mut batch, max_items).await > 0 {
-        let (items, replies): (Vec<_>, Vec<_>) = std::mem::take(&mut batch).into_iter().unzip();
+    while let Some(first) = receiver.recv().await {
+        let mut batch = vec![first];
+        let deadline = tokio::time::Instant::now() + config.max_delay;
+        while batch.len() < max_items {
+            // Take what is already queued without waiting, then wait out the deadline.
+            match receiver.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(mpsc::error::TryRecvError::Disconnected) => break,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    match tokio::time::timeout_at(deadline, receiver.recv()).await {
+                        Ok(Some(next)) => batch.push(next),
+                        Ok(None) | Err(_) => break,
+                    }
+                }
+            }
+        }
+        let (items, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
         if let Some(BatchObserver(observe)) = &observer {
             observe(items.len());
         }
@@ -221,7 +235,6 @@ async fn run_writer<S: BatchSink>(
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
-    use std::time::Duration;
 
     use super::*;
 
@@ -286,6 +299,7 @@ mod tests {
         let log = Arc::clone(&sink.log);
         let config = GroupCommitConfig {
             max_items: 2,
+            max_delay: Duration::from_millis(1),
             ..GroupCommitConfig::default()
         };
         let group = GroupCommit::spawn(sink, config);
@@ -326,6 +340,7 @@ mod tests {
         let batches = Arc::clone(&sink.batches);
         let config = GroupCommitConfig {
             max_items: 8,
+            max_delay: Duration::from_millis(20),
             queue_capacity: 1000,
         };
         let writer = GroupCommit::spawn(sink, config);
@@ -345,69 +360,13 @@ mod tests {
         assert!(batches.len() < 100, "concurrent submissions were grouped");
     }
 
-    /// Records every batch; each commit waits for a permit of `gate` before it finishes.
-    struct GatedSink {
-        batches: Arc<Mutex<Vec<Vec<i64>>>>,
-        gate: Arc<tokio::sync::Semaphore>,
-    }
-
-    impl BatchSink for GatedSink {
-        type Item = i64;
-        type Output = i64;
-        type Error = Refused;
-        type Finish = Finished<i64, Refused>;
-
-        async fn commit(&self, items: Vec<i64>) -> Result<Self::Finish, Refused> {
-            self.batches.lock().unwrap().push(items.clone());
-            self.gate.acquire().await.map_err(|_| Refused)?.forget();
-            Ok(std::future::ready(Ok(items)))
-        }
-    }
-
-    #[tokio::test]
-    async fn a_lone_item_commits_at_once_and_items_arriving_meanwhile_share_the_next_batch() {
-        let batches = Arc::new(Mutex::new(Vec::new()));
-        let gate = Arc::new(tokio::sync::Semaphore::new(0));
-        let writer = GroupCommit::spawn(
-            GatedSink {
-                batches: Arc::clone(&batches),
-                gate: Arc::clone(&gate),
-            },
-            GroupCommitConfig::default(),
-        );
-        let first = tokio::spawn({
-            let writer = writer.clone();
-            async move { writer.submit(1).await.unwrap() }
-        });
-        // The lone item's commit starts without waiting for company.
-        while batches.lock().unwrap().is_empty() {
-            tokio::task::yield_now().await;
-        }
-        let rest = tokio::spawn({
-            let writer = writer.clone();
-            async move { writer.submit_many(vec![2, 3, 4]).await }
-        });
-        for _ in 0..10 {
-            tokio::task::yield_now().await;
-        }
-        gate.add_permits(2);
-        assert_eq!(first.await.unwrap(), 1);
-        let rest: Vec<i64> = rest
-            .await
-            .unwrap()
-            .into_iter()
-            .map(Result::unwrap)
-            .collect();
-        assert_eq!(rest, [2, 3, 4]);
-        assert_eq!(*batches.lock().unwrap(), [vec![1], vec![2, 3, 4]]);
-    }
-
     #[tokio::test]
     async fn a_failed_batch_reaches_every_caller_in_it() {
         let writer = GroupCommit::spawn(
             RecordingSink::default(),
             GroupCommitConfig {
                 max_items: 100,
+                max_delay: Duration::from_millis(50),
                 queue_capacity: 100,
             },
         );

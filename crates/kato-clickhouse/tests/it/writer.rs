@@ -180,7 +180,11 @@ async fn a_write_fails_while_clickhouse_is_unreachable_and_recovers_after() {
     let proxy = TcpProxy::start(&url).await;
     let store =
         ClickHouseStore::new(kato_clickhouse::connect(&proxy.url("http")), &database).unwrap();
-    let writer = ClickHouseWriter::spawn(store.clone(), GroupCommitConfig::default());
+    let config = GroupCommitConfig {
+        max_delay: Duration::from_millis(1),
+        ..GroupCommitConfig::default()
+    };
+    let writer = ClickHouseWriter::spawn(store.clone(), config);
     let kb = kb("outage");
 
     writer
