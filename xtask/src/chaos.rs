@@ -344,7 +344,7 @@ async fn verify_or_repair(
         return Ok((true, true, 0));
     }
     eprintln!(
-        "chaos: {kb}: verify found {} orphan bodies, {} learns without body, {} missing, {} unexpected, {} different keys; rehydrating",
+        "chaos: {kb}: verify found {} orphan bodies, {} patterns logged without a body, {} missing, {} unexpected, {} different keys; rehydrating",
         before.orphan_bodies.len(),
         before.learns_without_body.len(),
         before.missing_keys.len(),

@@ -59,7 +59,7 @@ pub(crate) fn run(command: KbCommand) -> Result<i32> {
                 eprintln!("kb {kb}: replaying the learn log into Redis ...");
                 let report = knowledge_base.rehydrate(&kb).await?;
                 println!(
-                    "kb {kb}: rehydrated: {} learns replayed, {} patterns, {} orphan bodies removed, {} learns without body",
+                    "kb {kb}: rehydrated: {} learns replayed, {} patterns, {} orphan bodies removed, the log rows of {} patterns without a body removed",
                     report.learns_replayed,
                     report.patterns,
                     report.orphan_bodies_removed.len(),
@@ -76,7 +76,7 @@ pub(crate) fn run(command: KbCommand) -> Result<i32> {
                 println!("kb {kb}: Redis differs from the learn log ({} learns checked)", report.learns_checked);
                 for (what, list) in [
                     ("orphan pattern bodies", &report.orphan_bodies),
-                    ("learns without a body", &report.learns_without_body),
+                    ("patterns logged without a body", &report.learns_without_body),
                     ("missing keys", &report.missing_keys),
                     ("unexpected keys", &report.unexpected_keys),
                     ("different keys", &report.different_keys),

@@ -216,13 +216,13 @@ fn run_server(dir: &Path, database: &str, listen: &str) -> Result<i32> {
          curl -s -X POST {base}/sessions/$S/observe -H 'content-type: application/json' -d '{{\"strings\":[\"hello\"]}}'\n\
          curl -s {base}/sessions/$S/predictions"
     );
-    let error = std::process::Command::new(workspace_root().join("target/release/kato-server"))
+    let error = std::process::Command::new(release_binary("kato-server"))
         .env("KATO_CLICKHOUSE_URL", &urls.clickhouse)
         .env("KATO_REDIS_URL", &urls.redis)
         .env("KATO_CLICKHOUSE_DATABASE", database)
         .env("KATO_LISTEN", listen)
         .exec();
-    Err(error).context("starting target/release/kato-server")
+    Err(error).context("starting the release kato-server")
 }
 
 fn apply_schema(url: &str, database: &str, topology: &kato_clickhouse::Topology) -> Result<()> {
@@ -270,6 +270,16 @@ pub(crate) fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// The release build of `binary`, which xtask builds from the workspace root: under
+/// `CARGO_TARGET_DIR` when set (a relative one from the workspace root), else under `target/`.
+pub(crate) fn release_binary(binary: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || workspace_root().join("target"),
+        |dir| workspace_root().join(dir),
+    );
+    target.join("release").join(binary)
 }
 
 /// `dir` as given, else `.kato/` in the workspace root, whichever directory xtask runs from.

@@ -34,7 +34,7 @@ pub(crate) fn start_server(
     port: u16,
     request_timeout: Option<Duration>,
 ) -> Result<Child> {
-    let mut command = Command::new(crate::workspace_root().join("target/release/kato-server"));
+    let mut command = Command::new(crate::release_binary("kato-server"));
     command
         .env("KATO_CLICKHOUSE_URL", clickhouse)
         .env("KATO_REDIS_URL", redis)

@@ -126,11 +126,12 @@ impl ClickHouseStore {
         &self.client
     }
 
-    /// Writes a batch: one INSERT of the bodies into `patterns_data`, then, only once that was
-    /// acknowledged, one INSERT of the learn log, so a logged learn always has its body (a
-    /// crash can leave a body without a log row, which `kato-kb`'s verify reports and
-    /// rehydrate removes, never the reverse). Returns each write's log sequence number, in
-    /// order; resolves only after both inserts were acknowledged.
+    /// Writes a batch: one INSERT of the bodies into `patterns_data` and one of the learn log,
+    /// sent at once and run side by side. Returns each write's log sequence number, in order;
+    /// resolves only after both inserts were acknowledged, so an acknowledged learn has its
+    /// body and its log row. A failure or a crash can leave either without the other (a body
+    /// without a log row, or a log row whose body never landed): neither learn was
+    /// acknowledged, and `kato-kb`'s verify reports both and rehydrate removes both.
     pub async fn insert_batch(&self, writes: &[PatternWrite]) -> Result<Vec<u64>, ClickHouseError> {
         if writes.is_empty() {
             return Ok(Vec::new());
@@ -159,11 +160,8 @@ impl ClickHouseStore {
             }
             insert.end().await
         };
-        self.bounded(async {
-            patterns.await?;
-            log.await
-        })
-        .await?;
+        self.bounded(async { tokio::try_join!(patterns, log) })
+            .await?;
         Ok(seqs)
     }
 
@@ -242,8 +240,8 @@ impl ClickHouseStore {
         .await
     }
 
-    /// Names of `kb`'s pattern bodies that no learn-log row accounts for (left by a learn that
-    /// failed or crashed between the body insert and the log insert), sorted.
+    /// Names of `kb`'s pattern bodies that no learn-log row accounts for (left by a learn whose
+    /// log insert failed or was cut by a crash), sorted.
     pub async fn orphan_pattern_names(&self, kb: &KbId) -> Result<Vec<String>, ClickHouseError> {
         self.bounded(
             self.client
@@ -265,13 +263,32 @@ impl ClickHouseStore {
         kb: &KbId,
         names: &[String],
     ) -> Result<(), ClickHouseError> {
+        self.delete_named_rows("patterns_data", kb, names).await
+    }
+
+    /// Deletes every learn-log row of `kb` for the named patterns (a synchronous mutation: a
+    /// repair tool, not a hot path).
+    pub async fn delete_learn_log_rows(
+        &self,
+        kb: &KbId,
+        names: &[String],
+    ) -> Result<(), ClickHouseError> {
+        self.delete_named_rows("learn_log", kb, names).await
+    }
+
+    async fn delete_named_rows(
+        &self,
+        table: &str,
+        kb: &KbId,
+        names: &[String],
+    ) -> Result<(), ClickHouseError> {
         if names.is_empty() {
             return Ok(());
         }
         // mutations_sync = 2: done on every replica before this answers.
         self.bounded(
             self.alter(
-                "patterns_data",
+                table,
                 "DELETE WHERE kb_id = ? AND has(?, name) SETTINGS mutations_sync = 2",
             )
             .bind(kb.as_str())

@@ -162,8 +162,8 @@ struct Inner {
     vectors: ResidentVectors,
 }
 
-/// One group commit over both stores: the batch goes to ClickHouse (bodies, then the learn
-/// log; the first phase) and, once acknowledged, to Redis in the same order (the
+/// One group commit over both stores: the batch goes to ClickHouse (bodies and learn log,
+/// two INSERTs side by side; the first phase) and, once acknowledged, to Redis in the same order (the
 /// second phase, which overlaps the next batch's ClickHouse insert). Batches reach Redis in
 /// learn-log order, which is what lets a replay of the log reproduce it exactly.
 #[derive(Debug, Clone)]

@@ -5,12 +5,14 @@
 //! span both stores:
 //!
 //! - **Order of a learn.** Concurrent learns are group-committed: one batch goes to ClickHouse
-//!   (pattern bodies, then the learn log), and only after
-//!   ClickHouse acknowledged it, to Redis (one atomic script per run of learns of a kb), in the
+//!   (pattern bodies and the learn log, two INSERTs side by side), and only after
+//!   ClickHouse acknowledged both, to Redis (one atomic script per run of learns of a kb), in the
 //!   same order. A learn is acknowledged only after both.
-//! - **Crash consistency.** A crash or store failure before the learn-log insert leaves at most
-//!   a pattern body without a log row (`verify` reports it as an orphan; `rehydrate` removes it);
-//!   between the log insert and Redis it leaves a logged learn that Redis lacks (`verify` reports
+//! - **Crash consistency.** A crash or store failure during the two ClickHouse inserts can
+//!   leave a pattern body without a log row (`verify` reports it as an orphan; `rehydrate`
+//!   removes it) or a log row whose body never landed (`verify` reports it; `rehydrate` removes
+//!   the pattern's log rows), both from learns never acknowledged; after both inserts and before
+//!   Redis it leaves a logged learn that Redis lacks (`verify` reports
 //!   the keys; `rehydrate` applies it: the log is the source of truth and repair rolls forward).
 //!   An acknowledged learn is in both stores, so it is never lost. A learn that failed may
 //!   therefore still take effect after a repair; a client that retries it learns twice.

@@ -25,7 +25,9 @@ pub struct RehydrateReport {
     pub patterns: usize,
     /// Pattern bodies no learn accounted for, removed from ClickHouse.
     pub orphan_bodies_removed: Vec<String>,
-    /// Learn-log rows whose pattern body is missing (skipped; should never happen).
+    /// Patterns whose learn-log rows have no body (a learn whose body insert failed or was cut
+    /// by a crash, never acknowledged): not replayed, and their log rows removed from
+    /// ClickHouse, so a later learn of the pattern does not bring them back.
     pub learns_without_body: Vec<String>,
 }
 
@@ -34,9 +36,9 @@ pub struct RehydrateReport {
 pub struct VerifyReport {
     /// Learn-log rows replayed to build the expected state.
     pub learns_checked: usize,
-    /// Pattern bodies no learn accounts for (a learn that failed before its log row).
+    /// Pattern bodies no learn accounts for (a learn whose log row never landed).
     pub orphan_bodies: Vec<String>,
-    /// Learn-log rows whose pattern body is missing.
+    /// Patterns whose learn-log rows have no body (a learn whose body never landed).
     pub learns_without_body: Vec<String>,
     /// Keys (without the kb prefix) the replay has and Redis lacks.
     pub missing_keys: Vec<String>,
@@ -60,19 +62,25 @@ impl VerifyReport {
 /// The replay of a kb's learn log as Redis updates addressed to `target`.
 struct Replay {
     updates: Vec<LearnUpdate>,
+    /// The patterns of log rows without a body, sorted, once each.
     learns_without_body: Vec<String>,
 }
 
 impl KnowledgeBase {
-    /// Rebuilds every Redis value of `kb` from ClickHouse: removes orphan bodies, deletes the
+    /// Rebuilds every Redis value of `kb` from ClickHouse: removes orphan bodies and the log
+    /// rows of patterns without a body (learns that were never acknowledged), deletes the
     /// kb's Redis keys and replays the learn log in commit order. Run it while nothing learns
-    /// into `kb` (a learn racing the rebuild could be applied twice or not at all).
+    /// into `kb` (a learn racing the rebuild could be applied twice or not at all, and one
+    /// between its two inserts would look half-done).
     pub async fn rehydrate(&self, kb: &KbId) -> Result<RehydrateReport, KbError> {
         let orphan_bodies_removed = self.clickhouse().orphan_pattern_names(kb).await?;
         self.clickhouse()
             .delete_pattern_bodies(kb, &orphan_bodies_removed)
             .await?;
         let replay = self.replay(kb, kb).await?;
+        self.clickhouse()
+            .delete_learn_log_rows(kb, &replay.learns_without_body)
+            .await?;
         self.redis().delete_all_metadata(kb).await?;
         for chunk in replay.updates.chunks(REPLAY_CHUNK) {
             self.redis().apply_learns(chunk).await?;
@@ -141,10 +149,10 @@ impl KnowledgeBase {
             })
             .collect();
         let mut updates = Vec::with_capacity(log.len());
-        let mut learns_without_body = Vec::new();
+        let mut learns_without_body = BTreeSet::new();
         for row in log {
             let Some(pattern) = patterns.get(&row.name) else {
-                learns_without_body.push(row.name);
+                learns_without_body.insert(row.name);
                 continue;
             };
             let emotives = row
@@ -167,7 +175,7 @@ impl KnowledgeBase {
         }
         Ok(Replay {
             updates,
-            learns_without_body,
+            learns_without_body: learns_without_body.into_iter().collect(),
         })
     }
 }

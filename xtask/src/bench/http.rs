@@ -1,12 +1,21 @@
 //! `cargo xtask bench http`: drives kato-server through its public HTTP API only, as a client
 //! would, and prints one JSON line. Deterministic from the seed.
 //!
-//! - learn: N distinct synthetic sequences (3 to 8 events of 1 to 3 Zipf symbols) learned
-//!   through sessions of one node by C concurrent clients, `--learn-batch` sequences per
-//!   `POST /sessions/{id}/learn-sequences` (the bulk route), or with `--learn-batch 0` through
-//!   the reference's routes (observe each event, then learn);
+//! - learn: N distinct synthetic sequences (3 to 8 events of 1 to 3 Zipf symbols, or exactly
+//!   `--events` events) learned through sessions of one node by C concurrent clients, through
+//!   one of three routes (`--learn-route`):
+//!   - `learn-sequences` (the default): `--learn-batch` sequences per
+//!     `POST /sessions/{id}/learn-sequences` (the bulk route);
+//!   - `observe-learn` (the default when `--learn-batch 0`): the reference's per-event routes,
+//!     `POST /sessions/{id}/observe` for each event, then `POST /sessions/{id}/learn`;
+//!   - `observe-sequence`: one `POST /sessions/{id}/observe-sequence` per pattern with
+//!     `learn_at_end: true` (the reference's one request per pattern);
+//!
+//!   `learn_request_p50_ms` / `learn_request_p99_ms` time the requests that learn (the bulk
+//!   request, the `learn` request, the whole `observe-sequence` request);
 //! - predict: Q queries, one after the other, each on a cleared session: observe 2 to 3
-//!   consecutive events of a learned sequence, then GET predictions.
+//!   consecutive events of a learned sequence, then GET predictions (`--queries 0` skips
+//!   them).
 //!
 //! Without `--url` it starts throwaway ClickHouse and Redis (or uses `KATO_*_URL`), builds
 //! kato-server in release and runs it on a free port; `server_rss_mb` is then the server's
@@ -33,9 +42,17 @@ pub(crate) struct HttpArgs {
     /// Concurrent learning clients.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
-    /// Sequences per bulk learn request; 0 learns through the reference's per-event routes.
+    /// Sequences per bulk learn request; 0 learns through the reference's per-event routes
+    /// (unless `--learn-route` says otherwise).
     #[arg(long, default_value_t = 100)]
     learn_batch: usize,
+    /// How patterns are learned; by default `learn-sequences`, or `observe-learn` with
+    /// `--learn-batch 0`.
+    #[arg(long, value_enum)]
+    learn_route: Option<LearnRoute>,
+    /// Events per sequence (default: 3 to 8).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(2..))]
+    events: Option<u64>,
     /// Prediction queries.
     #[arg(long, default_value_t = 1_000)]
     queries: usize,
@@ -50,10 +67,45 @@ pub(crate) struct HttpArgs {
     json: bool,
 }
 
+/// The routes the learn phase sends its patterns through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LearnRoute {
+    /// `--learn-batch` sequences per `POST /sessions/{id}/learn-sequences`.
+    LearnSequences,
+    /// `POST /sessions/{id}/observe` per event, then `POST /sessions/{id}/learn`.
+    ObserveLearn,
+    /// One `POST /sessions/{id}/observe-sequence` per pattern, with `learn_at_end`.
+    ObserveSequence,
+}
+
+impl LearnRoute {
+    /// The route `args` ask for.
+    fn of(args: &HttpArgs) -> Result<Self> {
+        match (args.learn_route, args.learn_batch) {
+            (Some(Self::LearnSequences), 0) => {
+                anyhow::bail!("--learn-route learn-sequences needs --learn-batch of at least 1")
+            }
+            (Some(route), _) => Ok(route),
+            (None, 0) => Ok(Self::ObserveLearn),
+            (None, _) => Ok(Self::LearnSequences),
+        }
+    }
+
+    /// The name the JSON report gives it.
+    fn label(self) -> &'static str {
+        match self {
+            Self::LearnSequences => "learn-sequences",
+            Self::ObserveLearn => "observe+learn",
+            Self::ObserveSequence => "observe-sequence",
+        }
+    }
+}
+
 pub(crate) fn run(args: &HttpArgs) -> Result<i32> {
     if cfg!(debug_assertions) {
         return super::rerun_optimized();
     }
+    LearnRoute::of(args)?;
     let report = match &args.url {
         Some(url) => drive(args, url, None)?,
         None => services::with_throwaway("bench", |urls| {
@@ -71,10 +123,13 @@ pub(crate) fn run(args: &HttpArgs) -> Result<i32> {
     } else {
         eprintln!("{report}");
         println!(
-            "http: {} patterns by {} clients: {} learned/s, observe p99 {} ms; {} queries: predict p50 {} ms, p99 {} ms, recall@10 {}; server RSS {} MB",
+            "http: {} patterns by {} clients through {}: {} learned/s, learn request p50 {} ms, p99 {} ms, observe p99 {} ms; {} queries: predict p50 {} ms, p99 {} ms, recall@10 {}; server RSS {} MB",
             report["patterns"],
             report["concurrency"],
+            report["learn_route"],
             report["learn_patterns_per_sec"],
+            report["learn_request_p50_ms"],
+            report["learn_request_p99_ms"],
             report["observe_p99_ms"],
             report["queries"],
             report["predict_p50_ms"],
@@ -110,17 +165,23 @@ fn drive(args: &HttpArgs, url: &str, server_pid: Option<u32>) -> Result<Value> {
         observe.sort_unstable();
         let mut predict = predicted.latencies;
         predict.sort_unstable();
+        let mut learn_requests = learned.request_latencies;
+        learn_requests.sort_unstable();
+        let route = LearnRoute::of(args)?;
         Ok(json!({
             "bench": "http",
             "patterns": args.patterns,
             "concurrency": args.concurrency,
-            "learn_route": if args.learn_batch == 0 { "observe+learn" } else { "learn-sequences" },
-            "learn_batch": args.learn_batch,
+            "learn_route": route.label(),
+            "learn_batch": if route == LearnRoute::LearnSequences { json!(args.learn_batch) } else { json!(1) },
+            "events": args.events,
             "learn_patterns_per_sec": (learned.per_second).round(),
+            "learn_request_p50_ms": super::percentile_ms(&learn_requests, 50),
+            "learn_request_p99_ms": super::percentile_ms(&learn_requests, 99),
             "observe_p99_ms": super::percentile_ms(&observe, 99),
             "predict_p50_ms": super::percentile_ms(&predict, 50),
             "predict_p99_ms": super::percentile_ms(&predict, 99),
-            "recall_at_10": predicted.recall_at_10,
+            "recall_at_10": (args.queries > 0).then_some(predicted.recall_at_10),
             "recall_misses": predicted.misses,
             "server_rss_mb": rss_mb,
             "queries": args.queries,
@@ -132,8 +193,11 @@ fn drive(args: &HttpArgs, url: &str, server_pid: Option<u32>) -> Result<Value> {
 
 fn sequences(args: &HttpArgs) -> Vec<Vec<Vec<String>>> {
     let zipf = Zipf::new(args.vocab);
+    let fixed = args
+        .events
+        .map(|events| usize::try_from(events).unwrap_or(usize::MAX));
     let patterns = super::workload::distinct_patterns(args.patterns, args.seed, |rng| {
-        let count = rng.between(3, 8);
+        let count = fixed.unwrap_or_else(|| rng.between(3, 8));
         events(count, &zipf, rng)
     });
     patterns
@@ -152,6 +216,8 @@ struct Learned {
     /// The bare pattern name of each sequence, by index.
     names: Vec<String>,
     observe_latencies: Vec<Duration>,
+    /// Every request that learned.
+    request_latencies: Vec<Duration>,
     per_second: f64,
 }
 
@@ -162,7 +228,11 @@ async fn learn(
     args: &HttpArgs,
 ) -> Result<Learned> {
     let concurrency = args.concurrency.max(1);
-    let batch = args.learn_batch;
+    let route = LearnRoute::of(args)?;
+    let batch = match route {
+        LearnRoute::LearnSequences => args.learn_batch,
+        LearnRoute::ObserveLearn | LearnRoute::ObserveSequence => 1,
+    };
     let started = Instant::now();
     let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut workers = Vec::with_capacity(concurrency);
@@ -175,38 +245,65 @@ async fn learn(
             let session = client.create_session(&node).await?;
             let mine: Vec<usize> = (worker..sequences.len()).step_by(concurrency).collect();
             let mut names = Vec::with_capacity(mine.len());
-            let mut latencies = Vec::new();
-            for indices in mine.chunks(batch.max(1)) {
-                if batch == 0 {
-                    let index = indices[0];
-                    for event in &sequences[index] {
+            let mut observe_latencies = Vec::new();
+            let mut request_latencies = Vec::new();
+            for indices in mine.chunks(batch) {
+                match route {
+                    LearnRoute::ObserveLearn => {
+                        let index = indices[0];
+                        for event in &sequences[index] {
+                            let started = Instant::now();
+                            client
+                                .post(
+                                    &format!("/sessions/{session}/observe"),
+                                    Some(json!({ "strings": event })),
+                                )
+                                .await?;
+                            observe_latencies.push(started.elapsed());
+                        }
                         let started = Instant::now();
-                        client
+                        let learned = client
+                            .post(&format!("/sessions/{session}/learn"), None)
+                            .await?;
+                        request_latencies.push(started.elapsed());
+                        names.push((index, bare_name(&learned["pattern_name"])?));
+                    }
+                    LearnRoute::ObserveSequence => {
+                        let index = indices[0];
+                        let observations: Vec<Value> = sequences[index]
+                            .iter()
+                            .map(|event| json!({ "strings": event }))
+                            .collect();
+                        let started = Instant::now();
+                        let learned = client
                             .post(
-                                &format!("/sessions/{session}/observe"),
-                                Some(json!({ "strings": event })),
+                                &format!("/sessions/{session}/observe-sequence"),
+                                Some(json!({
+                                    "observations": observations,
+                                    "learn_at_end": true,
+                                })),
                             )
                             .await?;
-                        latencies.push(started.elapsed());
+                        request_latencies.push(started.elapsed());
+                        names.push((index, bare_name(&learned["final_learned_pattern"])?));
                     }
-                    let learned = client
-                        .post(&format!("/sessions/{session}/learn"), None)
-                        .await?;
-                    names.push((index, bare_name(&learned["pattern_name"])?));
-                } else {
-                    let body: Vec<&Vec<Vec<String>>> =
-                        indices.iter().map(|&index| &sequences[index]).collect();
-                    let learned = client
-                        .post(
-                            &format!("/sessions/{session}/learn-sequences"),
-                            Some(json!({ "sequences": body })),
-                        )
-                        .await?;
-                    let learned_names = learned["pattern_names"]
-                        .as_array()
-                        .with_context(|| format!("learn-sequences answered {learned}"))?;
-                    for (&index, name) in indices.iter().zip(learned_names) {
-                        names.push((index, bare_name(name)?));
+                    LearnRoute::LearnSequences => {
+                        let body: Vec<&Vec<Vec<String>>> =
+                            indices.iter().map(|&index| &sequences[index]).collect();
+                        let started = Instant::now();
+                        let learned = client
+                            .post(
+                                &format!("/sessions/{session}/learn-sequences"),
+                                Some(json!({ "sequences": body })),
+                            )
+                            .await?;
+                        request_latencies.push(started.elapsed());
+                        let learned_names = learned["pattern_names"]
+                            .as_array()
+                            .with_context(|| format!("learn-sequences answered {learned}"))?;
+                        for (&index, name) in indices.iter().zip(learned_names) {
+                            names.push((index, bare_name(name)?));
+                        }
                     }
                 }
                 let before = done.fetch_add(indices.len(), std::sync::atomic::Ordering::Relaxed);
@@ -218,17 +315,19 @@ async fn learn(
                     );
                 }
             }
-            anyhow::Ok((names, latencies))
+            anyhow::Ok((names, observe_latencies, request_latencies))
         }));
     }
     let mut names = vec![String::new(); sequences.len()];
     let mut observe_latencies = Vec::new();
+    let mut request_latencies = Vec::new();
     for worker in workers {
-        let (learned, latencies) = worker.await??;
+        let (learned, observed, requests) = worker.await??;
         for (index, name) in learned {
             names[index] = name;
         }
-        observe_latencies.extend(latencies);
+        observe_latencies.extend(observed);
+        request_latencies.extend(requests);
     }
     let per_second = sequences.len() as f64 / started.elapsed().as_secs_f64();
     eprintln!(
@@ -238,6 +337,7 @@ async fn learn(
     Ok(Learned {
         names,
         observe_latencies,
+        request_latencies,
         per_second,
     })
 }

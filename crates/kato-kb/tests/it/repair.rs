@@ -144,3 +144,64 @@ async fn a_learn_that_fails_at_redis_is_found_by_verify_and_repaired_by_rehydrat
     );
     test.finish(&[&kb]).await;
 }
+
+#[tokio::test]
+async fn a_log_row_whose_body_never_landed_is_reported_and_removed_by_rehydrate() {
+    let Some(test) =
+        TestKb::start("a_log_row_whose_body_never_landed_is_reported_and_removed_by_rehydrate")
+            .await
+    else {
+        return;
+    };
+    let kb = kb_id("bodiless");
+    let kept = pattern(&[&["a"], &["b"]]);
+    test.kb
+        .learn(&kb, &kept, &LearnContext::default())
+        .await
+        .unwrap();
+    // What a batch cut between its two concurrent inserts can leave: the log row alone.
+    let lost = pattern(&[&["never"], &["landed"]]);
+    let seq = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let mut insert = test
+        .kb
+        .clickhouse()
+        .client()
+        .insert::<kato_clickhouse::LearnLogRow>("learn_log")
+        .await
+        .unwrap();
+    insert
+        .write(&kato_clickhouse::LearnLogRow {
+            kb_id: kb.as_str().to_owned(),
+            seq: u64::try_from(seq).unwrap(),
+            name: lost.name().as_hex().to_owned(),
+            emotives: Vec::new(),
+            metadata: Vec::new(),
+            persistence: 5,
+        })
+        .await
+        .unwrap();
+    insert.end().await.unwrap();
+
+    let found = test.kb.verify(&kb).await.unwrap();
+    assert_eq!(found.learns_without_body, [lost.name().as_hex()]);
+    assert!(!found.is_clean());
+    let report = test.kb.rehydrate(&kb).await.unwrap();
+    assert_eq!(report.learns_without_body, [lost.name().as_hex()]);
+    assert_eq!(report.learns_replayed, 1);
+    assert!(test.kb.verify(&kb).await.unwrap().is_clean());
+    assert_eq!(test.kb.clickhouse().learn_log(&kb).await.unwrap().len(), 1);
+
+    // The removed row does not come back when the pattern is learned later.
+    let learned = test
+        .kb
+        .learn(&kb, &lost, &LearnContext::default())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(learned.frequency, 1);
+    assert!(test.kb.verify(&kb).await.unwrap().is_clean());
+    test.finish(&[&kb]).await;
+}
