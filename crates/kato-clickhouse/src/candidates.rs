@@ -75,21 +75,34 @@ pub enum CandidateFilter {
     },
 }
 
-/// Every body of one kb as ClickHouse sends it ([`ClickHouseStore::stream_bodies`]), read one
-/// at a time without holding the whole result.
+/// Every body of one kb as ClickHouse sends it ([`ClickHouseStore::stream_bodies`]).
+pub type BodyStream = RowStream<CandidateBody>;
+
+/// The rows of a query as ClickHouse sends them, read one at a time without holding the whole
+/// result.
 ///
-/// Each [`BodyStream::next`] gives up after the store's timeout. After an error the stream is
+/// Each [`RowStream::next`] gives up after the store's timeout. After an error the stream is
 /// abandoned: a further `next` fails with [`ClickHouseError::StreamFailed`].
-pub struct BodyStream {
+pub struct RowStream<T> {
     /// `None` once the stream ended or failed.
-    cursor: Option<RowCursor<CandidateBody>>,
+    cursor: Option<RowCursor<T>>,
     failed: bool,
     timeout: Duration,
 }
 
-impl std::fmt::Debug for BodyStream {
+impl<T> RowStream<T> {
+    pub(crate) fn new(cursor: RowCursor<T>, timeout: Duration) -> Self {
+        Self {
+            cursor: Some(cursor),
+            failed: false,
+            timeout,
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for RowStream<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BodyStream")
+        f.debug_struct("RowStream")
             .field("open", &self.cursor.is_some())
             .field("failed", &self.failed)
             .field("timeout", &self.timeout)
@@ -97,12 +110,12 @@ impl std::fmt::Debug for BodyStream {
     }
 }
 
-impl BodyStream {
-    /// The next body, or `None` once every body was read (and on every call after that).
+impl<T: clickhouse::RowOwned + clickhouse::RowRead> RowStream<T> {
+    /// The next row, or `None` once every row was read (and on every call after that).
     ///
     /// Fails with [`ClickHouseError::Timeout`] when ClickHouse sends nothing for the store's
     /// timeout (the timeout applies to this call, not to the whole stream).
-    pub async fn next(&mut self) -> Result<Option<CandidateBody>, ClickHouseError> {
+    pub async fn next(&mut self) -> Result<Option<T>, ClickHouseError> {
         let Some(cursor) = self.cursor.as_mut() else {
             return if self.failed {
                 Err(ClickHouseError::StreamFailed)
@@ -138,11 +151,7 @@ impl ClickHouseStore {
             .query("SELECT name, pattern_data FROM patterns_data WHERE kb_id = ?")
             .bind(kb.as_str())
             .fetch::<CandidateBody>()?;
-        Ok(BodyStream {
-            cursor: Some(cursor),
-            failed: false,
-            timeout: self.timeout(),
-        })
+        Ok(RowStream::new(cursor, self.timeout()))
     }
 
     /// The bodies of `kb`'s patterns named in `names` (bare 40-hex names), one per name that

@@ -13,7 +13,7 @@ mod topology;
 mod vectors;
 mod writer;
 
-pub use candidates::{BodyStream, CandidateBase, CandidateBody, CandidateFilter};
+pub use candidates::{BodyStream, CandidateBase, CandidateBody, CandidateFilter, RowStream};
 pub use clickhouse::Client;
 pub use error::ClickHouseError;
 pub use group_commit::{

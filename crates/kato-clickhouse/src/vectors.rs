@@ -4,7 +4,7 @@
 use kato_core::KbId;
 
 use crate::ClickHouseError;
-use crate::candidates::NAMES_PER_QUERY;
+use crate::candidates::{NAMES_PER_QUERY, RowStream};
 use crate::rows::VectorRow;
 use crate::writer::ClickHouseStore;
 
@@ -25,19 +25,35 @@ impl ClickHouseStore {
         .await
     }
 
-    /// Every learned vector of `kb`, one per name, oldest first (ties by name), so the first
-    /// row is the kb's first learned vector.
-    pub async fn vector_rows(&self, kb: &KbId) -> Result<Vec<VectorRow>, ClickHouseError> {
-        self.bounded(
-            self.client()
-                .query(
-                    "SELECT kb_id, name, components FROM vectors WHERE kb_id = ? \
-                     ORDER BY learned_at, name LIMIT 1 BY name",
-                )
-                .bind(kb.as_str())
-                .fetch_all::<VectorRow>(),
-        )
-        .await
+    /// Streams every learned vector of `kb`, in no particular order, for loading a resident
+    /// vector index. A vector inserted more than once may come more than once until merges
+    /// collapse it: callers dedupe by name.
+    pub fn stream_vectors(&self, kb: &KbId) -> Result<RowStream<VectorRow>, ClickHouseError> {
+        let cursor = self
+            .client()
+            .query("SELECT kb_id, name, components FROM vectors WHERE kb_id = ?")
+            .bind(kb.as_str())
+            .fetch::<VectorRow>()?;
+        Ok(RowStream::new(cursor, self.timeout()))
+    }
+
+    /// The dimension of `kb`'s oldest stored vector; `None` when it has none.
+    pub async fn oldest_vector_dimension(
+        &self,
+        kb: &KbId,
+    ) -> Result<Option<usize>, ClickHouseError> {
+        let found = self
+            .bounded(
+                self.client()
+                    .query(
+                        "SELECT length(components) FROM vectors WHERE kb_id = ? \
+                         ORDER BY learned_at, name LIMIT 1",
+                    )
+                    .bind(kb.as_str())
+                    .fetch_optional::<u64>(),
+            )
+            .await?;
+        Ok(found.and_then(|dimension| usize::try_from(dimension).ok()))
     }
 
     /// The named vectors of `kb` that are stored, one per name, sorted by name.

@@ -24,6 +24,8 @@ use crate::KbError;
 
 /// Feed entries read per round trip of a catch-up.
 const FEED_PAGE: usize = 10_000;
+/// Rows between two progress lines of a load.
+const LOAD_PROGRESS_EVERY: usize = 100_000;
 /// Components searched on the calling task; larger indexes are searched on a blocking thread.
 const INLINE_SEARCH_COMPONENTS: usize = 1 << 16;
 /// Components from which a search is split over every core (a split costs a thread each).
@@ -316,19 +318,20 @@ async fn apply(
     Ok(())
 }
 
-/// Reads the feed's position (setting the kb's generation when it has none), then every row:
-/// a vector announced while loading is in the rows or after the position (adds dedupe).
+/// Reads the feed's position (setting the kb's generation when it has none), then streams every
+/// row: a vector announced while loading is in the rows or after the position (adds dedupe).
+/// Progress is logged every [`LOAD_PROGRESS_EVERY`] rows.
 async fn load(
     clickhouse: &ClickHouseStore,
     redis: &RedisWriter,
     kb: &KbId,
 ) -> Result<VectorIndex, KbError> {
+    let started = std::time::Instant::now();
     let token = uuid_like_token();
     let position = redis.vector_feed_position(kb, &token).await?;
-    let rows = clickhouse.vector_rows(kb).await?;
     let dimension = match redis.vector_dimension(kb).await? {
-        Some(dimension) => dimension,
-        None => rows.first().map_or(0, |row| row.components.len()),
+        Some(dimension) => Some(dimension),
+        None => clickhouse.oldest_vector_dimension(kb).await?,
     };
     let mut index = VectorIndex {
         generation: position.generation,
@@ -337,11 +340,28 @@ async fn load(
             .last()
             .map_or_else(|| "0-0".to_owned(), |entry| entry.id.clone()),
         announced: position.announced,
-        dimension,
+        dimension: dimension.unwrap_or(0),
         ..VectorIndex::default()
     };
-    for row in rows {
+    if dimension.is_none() {
+        return Ok(index);
+    }
+    let mut rows = clickhouse.stream_vectors(kb)?;
+    let mut read = 0usize;
+    while let Some(row) = rows.next().await? {
         index.add(row);
+        read += 1;
+        if read.is_multiple_of(LOAD_PROGRESS_EVERY) {
+            tracing::info!(kb = %kb, vectors = read, "loading the resident vector index");
+        }
+    }
+    if read >= LOAD_PROGRESS_EVERY {
+        tracing::info!(
+            kb = %kb,
+            vectors = index.rows.names.len(),
+            millis = started.elapsed().as_millis(),
+            "resident vector index loaded"
+        );
     }
     Ok(index)
 }

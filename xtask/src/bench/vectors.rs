@@ -123,7 +123,15 @@ async fn measure(args: &VectorsArgs, clickhouse_url: &str, redis_url: &str) -> R
         .collect::<Result<_, _>>()?;
 
     let port = process::free_port()?;
-    let mut server = start_server(clickhouse_url, redis_url, &database, port, None)?;
+    // The first observe loads the server's vector index: at a million vectors that takes
+    // longer than the default request deadline.
+    let mut server = start_server(
+        clickhouse_url,
+        redis_url,
+        &database,
+        port,
+        Some(Duration::from_secs(600)),
+    )?;
     let outcome = observe(
         args,
         &format!("http://127.0.0.1:{port}"),
