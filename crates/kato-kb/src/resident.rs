@@ -499,8 +499,8 @@ async fn catch_up(
     }
 }
 
-/// A token no other load of any process makes.
-fn new_generation() -> String {
+/// A token no other load of any process makes (pattern and vector indexes alike).
+pub(crate) fn new_generation() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

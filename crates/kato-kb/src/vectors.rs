@@ -327,7 +327,7 @@ async fn load(
     kb: &KbId,
 ) -> Result<VectorIndex, KbError> {
     let started = std::time::Instant::now();
-    let token = uuid_like_token();
+    let token = crate::resident::new_generation();
     let position = redis.vector_feed_position(kb, &token).await?;
     let dimension = match redis.vector_dimension(kb).await? {
         Some(dimension) => Some(dimension),
@@ -364,15 +364,6 @@ async fn load(
         );
     }
     Ok(index)
-}
-
-/// A generation token unique enough among the processes that load one kb.
-fn uuid_like_token() -> String {
-    use std::time::{SystemTime, UNIX_EPOCH};
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_nanos());
-    format!("{nanos:x}-{:x}", std::process::id())
 }
 
 #[cfg(test)]
